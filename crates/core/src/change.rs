@@ -1,0 +1,240 @@
+//! The change stream's records and the events the stream processor derives from them.
+//!
+//! A change record carries the old and new image of one client write (like a DynamoDB
+//! stream record with NEW_AND_OLD_IMAGES). The stream processor turns it into at most
+//! one event whose id is derived from the record's sequence number, so replaying the
+//! stream yields the same events and the email processor's claims make them no-ops.
+
+use crate::client::Client;
+use crate::ids::{EventId, UserId};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// One committed write to a client, in per-client order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChangeRecord {
+    /// The stream's sequence number (SQLite: the change log's row id; DynamoDB: the
+    /// stream record's `SequenceNumber`).
+    pub seq: String,
+    pub user_id: UserId,
+    pub old: Option<Client>,
+    pub new: Option<Client>,
+    pub committed_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum EventType {
+    ClientCreated,
+    ClientDeleted,
+    ConsentChanged,
+    FixFeedbackGiven,
+    FixDelivered,
+    OrderPlaced,
+    LoginRecorded,
+    EmailEngaged,
+    ProfileUpdated,
+    ContactUpdated,
+    /// Emitted by the scheduler's sweep, not by a write: time passed.
+    RescoreDue,
+}
+
+impl EventType {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            EventType::ClientCreated => "client_created",
+            EventType::ClientDeleted => "client_deleted",
+            EventType::ConsentChanged => "consent_changed",
+            EventType::FixFeedbackGiven => "fix_feedback_given",
+            EventType::FixDelivered => "fix_delivered",
+            EventType::OrderPlaced => "order_placed",
+            EventType::LoginRecorded => "login_recorded",
+            EventType::EmailEngaged => "email_engaged",
+            EventType::ProfileUpdated => "profile_updated",
+            EventType::ContactUpdated => "contact_updated",
+            EventType::RescoreDue => "rescore_due",
+        }
+    }
+}
+
+/// The envelope published on the events topic.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Event {
+    pub id: EventId,
+    #[serde(rename = "type")]
+    pub event_type: EventType,
+    pub user_id: UserId,
+    /// The client's version this event describes (the new image's; for a deletion,
+    /// the last version).
+    pub user_version: u64,
+    pub at: DateTime<Utc>,
+    pub changed_fields: Vec<String>,
+}
+
+impl Event {
+    pub fn rescore(user: &UserId, version: u64, now: DateTime<Utc>) -> Self {
+        Event {
+            id: EventId::for_sweep(user, now.date_naive()),
+            event_type: EventType::RescoreDue,
+            user_id: user.clone(),
+            user_version: version,
+            at: now,
+            changed_fields: vec![],
+        }
+    }
+}
+
+/// The fields of a client whose change means something to engagement. `version` and
+/// `updated_at` are bookkeeping; scores and email statuses live outside the record,
+/// so writing them can never feed back into the stream.
+fn changed_fields(old: &Client, new: &Client) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut check = |name: &str, changed: bool| {
+        if changed {
+            out.push(name.to_string());
+        }
+    };
+    check("email", old.email != new.email);
+    check("first_name", old.first_name != new.first_name);
+    check("last_name", old.last_name != new.last_name);
+    check("time_zone", old.time_zone != new.time_zone);
+    check("consent", old.consent != new.consent);
+    check("profile", old.profile != new.profile);
+    let (a, b) = (&old.activity, &new.activity);
+    check(
+        "activity.logins",
+        a.login_count != b.login_count || a.last_login_at != b.last_login_at,
+    );
+    check(
+        "activity.orders",
+        a.order_count != b.order_count || a.last_order_at != b.last_order_at,
+    );
+    let delivered =
+        |f: &crate::client::ActivityFacts| f.fixes.iter().map(|x| x.id.clone()).collect::<Vec<_>>();
+    check("activity.fixes", delivered(a) != delivered(b));
+    check(
+        "activity.feedback",
+        a.fixes.iter().filter(|f| f.feedback_at.is_some()).count()
+            != b.fixes.iter().filter(|f| f.feedback_at.is_some()).count()
+            || a.fixes
+                .iter()
+                .map(|f| (f.items_kept, f.rating))
+                .ne(b.fixes.iter().map(|f| (f.items_kept, f.rating))),
+    );
+    check(
+        "activity.email",
+        a.email_opens != b.email_opens || a.email_clicks != b.email_clicks,
+    );
+    out
+}
+
+/// The stream processor's one step: the event a change record means, if any.
+pub fn event_for_change(change: &ChangeRecord) -> Option<Event> {
+    let id = EventId::for_change(&change.seq);
+    let (event_type, version, fields) = match (&change.old, &change.new) {
+        (None, Some(new)) => (EventType::ClientCreated, new.version, vec![]),
+        (Some(old), None) => (EventType::ClientDeleted, old.version, vec![]),
+        (Some(old), Some(new)) => {
+            let fields = changed_fields(old, new);
+            let has = |f: &str| fields.iter().any(|x| x == f);
+            // The most telling change names the event; all changed fields travel with it.
+            let t = if has("consent") {
+                EventType::ConsentChanged
+            } else if has("activity.feedback") {
+                EventType::FixFeedbackGiven
+            } else if has("activity.fixes") {
+                EventType::FixDelivered
+            } else if has("activity.orders") {
+                EventType::OrderPlaced
+            } else if has("activity.logins") {
+                EventType::LoginRecorded
+            } else if has("activity.email") {
+                EventType::EmailEngaged
+            } else if has("profile") {
+                EventType::ProfileUpdated
+            } else if !fields.is_empty() {
+                EventType::ContactUpdated
+            } else {
+                return None;
+            };
+            (t, new.version, fields)
+        }
+        (None, None) => return None,
+    };
+    Some(Event {
+        id,
+        event_type,
+        user_id: change.user_id.clone(),
+        user_version: version,
+        at: change.committed_at,
+        changed_fields: fields,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::{Activity, ClientPatch, NewClient};
+
+    fn client() -> Client {
+        NewClient {
+            email: "ada@example.com".into(),
+            first_name: "Ada".into(),
+            last_name: None,
+            time_zone: "UTC".into(),
+            email_opt_in: true,
+            profile: None,
+        }
+        .into_client(UserId::from_string("usr_1"), Utc::now())
+        .unwrap()
+    }
+
+    fn change(old: Option<Client>, new: Option<Client>) -> ChangeRecord {
+        ChangeRecord {
+            seq: "7".into(),
+            user_id: UserId::from_string("usr_1"),
+            old,
+            new,
+            committed_at: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn creation_and_deletion_are_events() {
+        let c = client();
+        let e = event_for_change(&change(None, Some(c.clone()))).unwrap();
+        assert_eq!(e.event_type, EventType::ClientCreated);
+        assert_eq!(e.id, EventId::for_change("7"));
+        let e = event_for_change(&change(Some(c), None)).unwrap();
+        assert_eq!(e.event_type, EventType::ClientDeleted);
+    }
+
+    #[test]
+    fn a_bookkeeping_only_change_is_no_event() {
+        let old = client();
+        let mut new = old.clone();
+        new.version += 1;
+        new.updated_at += chrono::Duration::seconds(1);
+        assert_eq!(event_for_change(&change(Some(old), Some(new))), None);
+    }
+
+    #[test]
+    fn the_most_telling_change_names_the_event() {
+        let old = client();
+        let now = Utc::now();
+        let new = Activity::Login { at: None }
+            .apply(old.clone(), now)
+            .unwrap();
+        let new = ClientPatch {
+            email_opt_in: Some(false),
+            ..Default::default()
+        }
+        .apply(new, now)
+        .unwrap();
+        let e = event_for_change(&change(Some(old), Some(new))).unwrap();
+        assert_eq!(e.event_type, EventType::ConsentChanged);
+        assert_eq!(e.changed_fields, vec!["consent", "activity.logins"]);
+    }
+}

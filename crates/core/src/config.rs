@@ -1,0 +1,94 @@
+//! The engine's configuration: scoring, policy and campaigns, with defaults that work.
+
+use crate::campaign::{Campaign, default_campaigns};
+use crate::score::ScoringConfig;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PolicyConfig {
+    /// At most this many engagement emails per client in `frequency_window_days`.
+    pub frequency_cap: u32,
+    pub frequency_window_days: i64,
+    /// Local hour (0–23) at which quiet hours start, in the client's time zone.
+    pub quiet_start_hour: u32,
+    /// Local hour at which quiet hours end and scheduled emails go out.
+    pub quiet_end_hour: u32,
+}
+
+impl Default for PolicyConfig {
+    fn default() -> Self {
+        Self {
+            frequency_cap: 2,
+            frequency_window_days: 7,
+            quiet_start_hour: 21,
+            quiet_end_hour: 8,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EngineConfig {
+    pub scoring: ScoringConfig,
+    pub policy: PolicyConfig,
+    pub campaigns: Vec<Campaign>,
+    /// The `From` of engagement emails.
+    pub from: String,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            scoring: ScoringConfig::default(),
+            policy: PolicyConfig::default(),
+            campaigns: default_campaigns(),
+            from: "Your styling team <styling@engage.localhost>".into(),
+        }
+    }
+}
+
+impl EngineConfig {
+    pub fn campaign(&self, name: &str) -> Option<&Campaign> {
+        self.campaigns.iter().find(|c| c.name == name)
+    }
+
+    /// Refuses configurations that would misbehave at run time.
+    pub fn validate(&self) -> Result<(), String> {
+        let p = &self.policy;
+        if p.quiet_start_hour > 23 || p.quiet_end_hour > 23 {
+            return Err("policy.quiet_*_hour must be 0..=23".into());
+        }
+        if p.frequency_window_days <= 0 {
+            return Err("policy.frequency_window_days must be positive".into());
+        }
+        let mut names = std::collections::HashSet::new();
+        for c in &self.campaigns {
+            if !names.insert(c.name.as_str()) {
+                return Err(format!("campaign `{}` is defined twice", c.name));
+            }
+            if c.name.is_empty()
+                || !c
+                    .name
+                    .chars()
+                    .all(|ch| ch.is_ascii_lowercase() || ch == '_')
+            {
+                return Err(format!(
+                    "campaign name `{}` must be lowercase letters and _",
+                    c.name
+                ));
+            }
+        }
+        let s = &self.scoring;
+        if !(s.champion_at > s.engaged_at
+            && s.engaged_at > s.at_risk_at
+            && s.at_risk_at > s.lapsing_at)
+        {
+            return Err(
+                "scoring thresholds must fall: champion_at > engaged_at > at_risk_at > lapsing_at"
+                    .into(),
+            );
+        }
+        Ok(())
+    }
+}

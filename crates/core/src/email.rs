@@ -1,0 +1,169 @@
+//! The ledger's records: emails with their status history, and decisions — including
+//! the ones that sent nothing ("not sent, because …").
+
+use crate::change::EventType;
+use crate::ids::{DecisionId, EmailId, EventId, UserId};
+use crate::score::Tier;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// An email's life: `scheduled` (quiet hours) → `pending` → `sending` → `sent`, or
+/// `failed` / `cancelled`. Every move is a conditional update from a known status, so
+/// two workers can never both send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum EmailStatus {
+    Scheduled,
+    Pending,
+    Sending,
+    Sent,
+    Failed,
+    Cancelled,
+}
+
+impl EmailStatus {
+    pub const ALL: [EmailStatus; 6] = [
+        EmailStatus::Scheduled,
+        EmailStatus::Pending,
+        EmailStatus::Sending,
+        EmailStatus::Sent,
+        EmailStatus::Failed,
+        EmailStatus::Cancelled,
+    ];
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            EmailStatus::Scheduled => "scheduled",
+            EmailStatus::Pending => "pending",
+            EmailStatus::Sending => "sending",
+            EmailStatus::Sent => "sent",
+            EmailStatus::Failed => "failed",
+            EmailStatus::Cancelled => "cancelled",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+    /// Counts against the frequency cap and campaign cooldowns.
+    pub fn counts_as_sent(&self) -> bool {
+        !matches!(self, EmailStatus::Failed | EmailStatus::Cancelled)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct StatusChange {
+    pub status: EmailStatus,
+    pub at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// An engagement email as recorded in the ledger.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Email {
+    pub id: EmailId,
+    pub user_id: UserId,
+    pub campaign: String,
+    pub status: EmailStatus,
+    pub subject: String,
+    pub preheader: String,
+    pub body_text: String,
+    /// Rendered by engage from `body_text`; the unsubscribe footer is added at send time.
+    pub body_html: String,
+    /// The generator that wrote it (`template`, or `llm:<model>`).
+    pub generator: String,
+    pub trigger_event_id: EventId,
+    pub decision_id: DecisionId,
+    pub created_at: DateTime<Utc>,
+    #[serde(default)]
+    pub scheduled_for: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub sent_at: Option<DateTime<Utc>>,
+    /// The `Message-ID` the provider accepted.
+    #[serde(default)]
+    pub message_id: Option<String>,
+    pub status_history: Vec<StatusChange>,
+}
+
+/// What the ledger needs to know of past emails to apply cooldowns and the cap.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailSummary {
+    pub campaign: String,
+    pub status: EmailStatus,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum DecisionOutcome {
+    /// An email was created and handed to the sender.
+    Send,
+    /// An email was created for later (quiet hours).
+    Schedule,
+    /// No email; `reason` says why.
+    Skip,
+}
+
+/// Why no email was sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum SkipReason {
+    NoCampaignApplies,
+    Cooldown,
+    NotOptedIn,
+    Unsubscribed,
+    Suppressed,
+    FrequencyCap,
+    ClientDeleted,
+    /// The event is older than a change already decided on.
+    Superseded,
+}
+
+impl SkipReason {
+    pub fn explain(&self) -> &'static str {
+        match self {
+            SkipReason::NoCampaignApplies => "no campaign applies to the client's current state",
+            SkipReason::Cooldown => "the campaign that applies was sent recently (cooldown)",
+            SkipReason::NotOptedIn => "the client has not opted in to email",
+            SkipReason::Unsubscribed => "the client unsubscribed",
+            SkipReason::Suppressed => "the address is on the suppression list",
+            SkipReason::FrequencyCap => {
+                "the client already got the maximum number of emails this week"
+            }
+            SkipReason::ClientDeleted => "the client no longer exists",
+            SkipReason::Superseded => "a newer change to this client was already decided on",
+        }
+    }
+}
+
+/// One decision of the email processor, kept for every event it handled.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Decision {
+    pub id: DecisionId,
+    pub user_id: UserId,
+    pub event_id: EventId,
+    pub event_type: EventType,
+    /// The client version the decision was made on (the current one at the time).
+    pub user_version: u64,
+    pub at: DateTime<Utc>,
+    pub outcome: DecisionOutcome,
+    #[serde(default)]
+    pub campaign: Option<String>,
+    #[serde(default)]
+    pub reason: Option<SkipReason>,
+    /// A sentence for people: "sent welcome", "not sent, because …".
+    pub explanation: String,
+    #[serde(default)]
+    pub score: Option<u8>,
+    #[serde(default)]
+    pub tier: Option<Tier>,
+    #[serde(default)]
+    pub email_id: Option<EmailId>,
+    #[serde(default)]
+    pub scheduled_for: Option<DateTime<Utc>>,
+}

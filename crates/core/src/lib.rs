@@ -1,0 +1,23 @@
+//! engage's domain: the client record, the change stream's events, the engagement
+//! score, the decision policy, composition guards, the ports the adapters implement,
+//! and the two processors (stream and email) written against those ports.
+//!
+//! Nothing here does I/O: SQLite, DynamoDB, HTTP and SMTP live in adapter crates.
+
+pub mod campaign;
+pub mod change;
+pub mod client;
+pub mod clock;
+pub mod compose;
+pub mod config;
+pub mod email;
+pub mod error;
+pub mod ids;
+pub mod policy;
+pub mod ports;
+pub mod processor;
+pub mod score;
+pub mod service;
+pub mod unsubscribe;
+
+pub use error::{DomainError, StoreError, ValidationError};

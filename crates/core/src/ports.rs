@@ -1,0 +1,264 @@
+//! The ports: what the domain needs from the world. Embedded (SQLite) and AWS
+//! adapters implement them; the processors, the service and the API use only these.
+
+use crate::StoreError;
+use crate::change::Event;
+use crate::client::{Client, EmailAddress};
+use crate::compose::{ComposeRequest, Composed};
+use crate::email::{Decision, Email, EmailStatus, EmailSummary, StatusChange};
+use crate::ids::{DecisionId, EmailId, EventId, UserId};
+use crate::score::{EmailStats, ScoreBreakdown, Tier};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// One page of a list and the cursor to the next (opaque to callers).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ClientQuery {
+    /// Prefix of the email address, first name or last name (case-insensitive).
+    pub search: Option<String>,
+    pub tier: Option<Tier>,
+    pub cursor: Option<String>,
+    pub limit: u32,
+}
+
+/// A client with its last stored score, as lists show it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClientWithScore {
+    pub client: Client,
+    pub score: Option<u8>,
+    pub tier: Option<Tier>,
+}
+
+/// The client records. Every successful write appends a change record to the
+/// change stream in the same transaction (or, on DynamoDB, the table's stream does).
+#[async_trait]
+pub trait ClientStore: Send + Sync {
+    /// `Duplicate` when the address is taken.
+    async fn insert(&self, client: Client) -> Result<(), StoreError>;
+    async fn get(&self, id: &UserId) -> Result<Option<Client>, StoreError>;
+    /// Replaces the client if its stored version is `expected_version`; `client.version`
+    /// must be `expected_version + 1`.
+    async fn replace(&self, client: Client, expected_version: u64) -> Result<(), StoreError>;
+    /// Deletes the client, if at `expected_version` when one is given.
+    async fn delete(
+        &self,
+        id: &UserId,
+        expected_version: Option<u64>,
+    ) -> Result<Client, StoreError>;
+    async fn list(&self, query: &ClientQuery) -> Result<Page<ClientWithScore>, StoreError>;
+}
+
+/// What the email processor learns from the ledger before deciding.
+#[derive(Debug, Clone, Default)]
+pub struct LedgerContext {
+    /// Set when this event was already decided on.
+    pub claim: Option<Claim>,
+    /// The newest client version a decision was made on.
+    pub last_processed_version: Option<u64>,
+    /// Emails of the last 90 days, newest first.
+    pub recent_emails: Vec<EmailSummary>,
+    pub suppressed: bool,
+    pub stats: EmailStats,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    pub decision_id: DecisionId,
+    pub email_id: Option<EmailId>,
+}
+
+/// Everything one decision writes, committed together: the event's claim, the
+/// decision, the email (if any) and the client's score.
+#[derive(Debug, Clone)]
+pub struct DecisionCommit {
+    pub event_id: EventId,
+    /// `None` for a time-based rescore that changed nothing worth recording.
+    pub decision: Option<Decision>,
+    pub email: Option<Email>,
+    /// `None` when the client is gone.
+    pub score: Option<ScoreBreakdown>,
+    pub user_id: UserId,
+    /// The client version decided on; the stored one only ever grows.
+    pub processed_version: u64,
+    pub next_rescore_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommitResult {
+    Committed,
+    AlreadyClaimed(Claim),
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct EmailQuery {
+    pub user_id: Option<UserId>,
+    pub status: Option<EmailStatus>,
+    pub campaign: Option<String>,
+    pub cursor: Option<String>,
+    pub limit: u32,
+}
+
+/// The ledger of decisions, emails and scores.
+#[async_trait]
+pub trait Ledger: Send + Sync {
+    async fn context(
+        &self,
+        user: &UserId,
+        address: &EmailAddress,
+        event: Option<&EventId>,
+        now: DateTime<Utc>,
+    ) -> Result<LedgerContext, StoreError>;
+    async fn claim_of(&self, event: &EventId) -> Result<Option<Claim>, StoreError>;
+    async fn commit(&self, commit: DecisionCommit) -> Result<CommitResult, StoreError>;
+    async fn get_email(&self, id: &EmailId) -> Result<Option<Email>, StoreError>;
+    /// Moves an email from `from` to `change.status` if it is still at `from`; false otherwise.
+    async fn transition(
+        &self,
+        id: &EmailId,
+        from: EmailStatus,
+        change: StatusChange,
+        message_id: Option<String>,
+    ) -> Result<bool, StoreError>;
+    /// Emails to push along: `scheduled` ones now due, and `pending` ones created before
+    /// `stranded_before` (their sender stopped between recording and sending).
+    async fn emails_to_deliver(
+        &self,
+        now: DateTime<Utc>,
+        stranded_before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<EmailId>, StoreError>;
+    /// `sending` emails older than `before`: the process stopped mid-send.
+    async fn stuck_sending(
+        &self,
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<EmailId>, StoreError>;
+    /// Clients whose score is due to be recomputed as time passes, with their version;
+    /// each is leased until `lease_until` so a second sweep does not take it again.
+    async fn take_due_rescores(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<(UserId, u64)>, StoreError>;
+    async fn list_emails(&self, query: &EmailQuery) -> Result<Page<Email>, StoreError>;
+    async fn list_decisions(
+        &self,
+        user: &UserId,
+        cursor: Option<String>,
+        limit: u32,
+    ) -> Result<Page<Decision>, StoreError>;
+    async fn stored_score(&self, user: &UserId) -> Result<Option<ScoreBreakdown>, StoreError>;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Suppression {
+    /// The address, lower-cased.
+    pub email: String,
+    pub reason: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[async_trait]
+pub trait SuppressionStore: Send + Sync {
+    /// Adds or updates; returns the stored suppression.
+    async fn add(
+        &self,
+        address: &EmailAddress,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Suppression, StoreError>;
+    /// `NotFound` when the address was not suppressed.
+    async fn remove(&self, address: &EmailAddress) -> Result<(), StoreError>;
+    async fn list(
+        &self,
+        cursor: Option<String>,
+        limit: u32,
+    ) -> Result<Page<Suppression>, StoreError>;
+}
+
+/// The events topic.
+#[async_trait]
+pub trait EventPublisher: Send + Sync {
+    async fn publish(&self, events: Vec<Event>) -> Result<(), StoreError>;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ComposeError {
+    #[error("generator unavailable: {0}")]
+    Unavailable(String),
+    #[error("generator output refused: {0}")]
+    Refused(String),
+}
+
+#[async_trait]
+pub trait ContentGenerator: Send + Sync {
+    /// `template`, or `llm:<model>`.
+    fn name(&self) -> String;
+    async fn generate(&self, request: &ComposeRequest) -> Result<Composed, ComposeError>;
+}
+
+/// A recorded email made ready for a sender.
+#[derive(Debug, Clone)]
+pub struct OutgoingEmail {
+    pub email: Email,
+    pub to: EmailAddress,
+    pub to_name: String,
+    pub from: String,
+    pub unsubscribe_url: String,
+    pub unsubscribe_mailto: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendReceipt {
+    pub message_id: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    /// Try again later (throttling, connection trouble); never counted as sent.
+    #[error("transient send failure: {0}")]
+    Transient(String),
+    /// The provider refused for good.
+    #[error("permanent send failure: {0}")]
+    Permanent(String),
+}
+
+#[async_trait]
+pub trait MailSender: Send + Sync {
+    /// `outbox`, `smtp` or `ses`.
+    fn name(&self) -> &'static str;
+    async fn send(&self, email: &OutgoingEmail) -> Result<SendReceipt, SendError>;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum HealthStatus {
+    Up,
+    Degraded,
+    Down,
+}
+
+/// One dependency's health, as `/health` lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DependencyHealth {
+    pub name: String,
+    pub status: HealthStatus,
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub detail: serde_json::Value,
+}
+
+#[async_trait]
+pub trait HealthCheck: Send + Sync {
+    async fn check(&self) -> Vec<DependencyHealth>;
+}
