@@ -30,6 +30,9 @@ pub enum StoreError {
     VersionConflict { current: u64 },
     #[error("duplicate: {0}")]
     Duplicate(String),
+    /// A list cursor that this store did not issue.
+    #[error("invalid cursor")]
+    InvalidCursor,
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -45,6 +48,8 @@ pub enum DomainError {
     VersionConflict { current: u64 },
     #[error("a client with this email address already exists")]
     DuplicateEmail,
+    #[error("invalid cursor")]
+    InvalidCursor,
     #[error("a version is required: send `version` in the body or an If-Match header")]
     VersionRequired,
     #[error(transparent)]
@@ -57,6 +62,7 @@ impl From<StoreError> for DomainError {
             StoreError::NotFound => DomainError::NotFound,
             StoreError::VersionConflict { current } => DomainError::VersionConflict { current },
             StoreError::Duplicate(_) => DomainError::DuplicateEmail,
+            StoreError::InvalidCursor => DomainError::InvalidCursor,
             StoreError::Unexpected(e) => DomainError::Unexpected(e),
         }
     }

@@ -1,1 +1,147 @@
-//! placeholder
+//! engage's embedded adapters: everything the pipeline needs, in one SQLite file.
+//!
+//! - [`Store`] implements the core ports (`ClientStore`, `Ledger`, `SuppressionStore`,
+//!   `EventPublisher`) over [`db::Db`] — one group-committing writer, pooled readers.
+//! - The change stream is the `user_changes` table, written in the same transaction
+//!   as each client write; [`Store::pump`] turns new changes into events on the topic.
+//! - The topic fans out to queues with SQS semantics (visibility timeout, receive
+//!   count, dead-letter queue after N receives, delayed delivery): [`queue`].
+//! - [`pipeline::Pipeline`] runs the stream tailer, the email workers and the
+//!   scheduler as tasks, or step by step for tests.
+
+mod clients;
+pub mod db;
+mod ledger;
+pub mod pipeline;
+pub mod queue;
+mod schema;
+mod stream;
+mod suppressions;
+
+pub use db::Durability;
+
+use base64::Engine as _;
+use chrono::{DateTime, SecondsFormat, Utc};
+use db::{Db, unexpected};
+use engage_core::StoreError;
+use engage_core::clock::Clock;
+use rusqlite::OptionalExtension;
+use std::path::Path;
+use std::sync::Arc;
+use tokio::sync::Notify;
+
+/// The embedded store. Cheap to clone; all clones share one database.
+#[derive(Clone)]
+pub struct Store {
+    db: Arc<Db>,
+    clock: Arc<dyn Clock>,
+    /// Woken after every client write (the stream tailer waits on it).
+    changes: Arc<Notify>,
+    /// Woken after every publish (the email workers wait on it).
+    messages: Arc<Notify>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("path", &self.db.path())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    pub fn open(
+        path: &Path,
+        durability: Durability,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Self> {
+        Ok(Self {
+            db: Arc::new(Db::open(path, durability)?),
+            clock,
+            changes: Arc::new(Notify::new()),
+            messages: Arc::new(Notify::new()),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        self.db.path()
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// A value from the `meta` table (settings the process keeps for itself).
+    pub async fn meta_get(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let key = key.to_string();
+        self.db
+            .read(move |c| {
+                c.query_row("SELECT value FROM meta WHERE key = ?1", [&key], |r| {
+                    r.get(0)
+                })
+                .optional()
+                .map_err(unexpected)
+            })
+            .await
+    }
+
+    /// Stores `value` under `key` unless a value is already there; returns the stored one.
+    pub async fn meta_init(&self, key: &str, value: &str) -> Result<String, StoreError> {
+        let (key, value) = (key.to_string(), value.to_string());
+        self.db
+            .write(move |c| {
+                c.execute(
+                    "INSERT OR IGNORE INTO meta (key, value) VALUES (?1, ?2)",
+                    [&key, &value],
+                )
+                .map_err(unexpected)?;
+                c.query_row("SELECT value FROM meta WHERE key = ?1", [&key], |r| {
+                    r.get(0)
+                })
+                .map_err(unexpected)
+            })
+            .await
+    }
+
+    /// Checks that the database answers (for `/health`).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.db
+            .read(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(unexpected))
+            .await
+    }
+}
+
+/// Sortable text form of a time: fixed microsecond precision, `Z`.
+pub(crate) fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
+    serde_json::to_string(v).map_err(|e| unexpected(format!("encoding a record: {e}")))
+}
+
+pub(crate) fn from_json<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, StoreError> {
+    serde_json::from_str(s).map_err(|e| unexpected(format!("decoding a stored record: {e}")))
+}
+
+/// Cursors are the sort key of the last item, base64url-encoded: opaque to clients,
+/// and a cursor that does not decode is the client's error, not ours.
+pub(crate) fn encode_cursor(parts: &[&str]) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(parts.join("\u{1f}"))
+}
+
+pub(crate) fn decode_cursor(cursor: &str, n: usize) -> Result<Vec<String>, StoreError> {
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor)
+        .map_err(|_| StoreError::InvalidCursor)?;
+    let s = String::from_utf8(bytes).map_err(|_| StoreError::InvalidCursor)?;
+    let parts: Vec<String> = s.split('\u{1f}').map(str::to_string).collect();
+    if parts.len() != n || parts.iter().any(String::is_empty) {
+        return Err(StoreError::InvalidCursor);
+    }
+    Ok(parts)
+}
+
+pub(crate) fn clamp_limit(limit: u32) -> u32 {
+    limit.clamp(1, 1000)
+}

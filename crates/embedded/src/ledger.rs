@@ -1,0 +1,410 @@
+//! The ledger: event claims, decisions, emails and scores. A decision's claim, its
+//! email and the client's score are written in one transaction, so a redelivered
+//! event either finds all of them or none.
+
+use crate::db::unexpected;
+use crate::{Store, clamp_limit, decode_cursor, encode_cursor, from_json, to_json, ts};
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, Utc};
+use engage_core::StoreError;
+use engage_core::client::EmailAddress;
+use engage_core::email::{Decision, Email, EmailStatus, EmailSummary, StatusChange};
+use engage_core::ids::{DecisionId, EmailId, EventId, UserId};
+use engage_core::ports::{
+    Claim, CommitResult, DecisionCommit, EmailQuery, Ledger, LedgerContext, Page,
+};
+use engage_core::score::{EmailStats, ScoreBreakdown};
+use rusqlite::{Connection, OptionalExtension, params};
+
+fn claim_of(c: &Connection, event: &str) -> Result<Option<Claim>, StoreError> {
+    c.prepare_cached("SELECT decision_id, email_id FROM event_claims WHERE event_id = ?1")
+        .and_then(|mut s| {
+            s.query_row([event], |r| {
+                Ok(Claim {
+                    decision_id: DecisionId::from_string(r.get::<_, String>(0)?),
+                    email_id: r.get::<_, Option<String>>(1)?.map(EmailId::from_string),
+                })
+            })
+            .optional()
+        })
+        .map_err(unexpected)
+}
+
+/// When an email's current status became due for attention: the scheduled time for
+/// `scheduled`, otherwise the moment it entered its status (so stranded `pending` and
+/// stuck `sending` emails can be found by age).
+fn due_at(e: &Email) -> String {
+    match (e.status, e.scheduled_for) {
+        (EmailStatus::Scheduled, Some(at)) => ts(at),
+        _ => ts(e.status_history.last().map_or(e.created_at, |h| h.at)),
+    }
+}
+
+fn insert_email(c: &Connection, e: &Email) -> Result<(), StoreError> {
+    c.prepare_cached(
+        "INSERT INTO emails (id, user_id, campaign, status, created_at, due_at, updated_at, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            e.id.as_str(),
+            e.user_id.as_str(),
+            e.campaign,
+            e.status.as_str(),
+            ts(e.created_at),
+            due_at(e),
+            ts(e.created_at),
+            to_json(e).map_err(|x| rusqlite::Error::ToSqlConversionFailure(Box::new(x)))?
+        ])
+    })
+    .map_err(unexpected)?;
+    Ok(())
+}
+
+fn get_email(c: &Connection, id: &str) -> Result<Option<Email>, StoreError> {
+    c.prepare_cached("SELECT body FROM emails WHERE id = ?1")
+        .and_then(|mut s| s.query_row([id], |r| r.get::<_, String>(0)).optional())
+        .map_err(unexpected)?
+        .map(|b| from_json(&b))
+        .transpose()
+}
+
+fn ids(c: &Connection, sql: &str, a: &str, limit: u32) -> Result<Vec<EmailId>, StoreError> {
+    let mut s = c.prepare_cached(sql).map_err(unexpected)?;
+    let rows = s
+        .query_map(params![a, limit as i64], |r| r.get::<_, String>(0))
+        .map_err(unexpected)?;
+    rows.map(|r| r.map(EmailId::from_string).map_err(unexpected))
+        .collect()
+}
+
+#[async_trait]
+impl Ledger for Store {
+    async fn context(
+        &self,
+        user: &UserId,
+        address: &EmailAddress,
+        event: Option<&EventId>,
+        now: DateTime<Utc>,
+    ) -> Result<LedgerContext, StoreError> {
+        let (user, address, event) = (user.clone(), address.normalized(), event.cloned());
+        let since = ts(now - Duration::days(90));
+        self.db
+            .read(move |c| {
+                let claim = match &event {
+                    Some(e) => claim_of(c, e.as_str())?,
+                    None => None,
+                };
+                let last_processed_version = c
+                    .prepare_cached("SELECT last_processed_version FROM scores WHERE user_id = ?1")
+                    .and_then(|mut s| s.query_row([user.as_str()], |r| r.get::<_, i64>(0)).optional())
+                    .map_err(unexpected)?
+                    .map(|v| v as u64);
+                let mut s = c
+                    .prepare_cached(
+                        "SELECT campaign, status, created_at FROM emails WHERE user_id = ?1 AND created_at >= ?2 ORDER BY created_at DESC",
+                    )
+                    .map_err(unexpected)?;
+                let recent_emails = s
+                    .query_map(params![user.as_str(), since], |r| {
+                        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
+                    })
+                    .map_err(unexpected)?
+                    .map(|row| {
+                        let (campaign, status, created) = row.map_err(unexpected)?;
+                        Ok(EmailSummary {
+                            campaign,
+                            status: EmailStatus::parse(&status).ok_or_else(|| unexpected(format!("status `{status}`")))?,
+                            created_at: DateTime::parse_from_rfc3339(&created).map_err(unexpected)?.to_utc(),
+                        })
+                    })
+                    .collect::<Result<Vec<_>, StoreError>>()?;
+                let suppressed = c
+                    .prepare_cached("SELECT 1 FROM suppressions WHERE email = ?1")
+                    .and_then(|mut s| s.exists([&address]))
+                    .map_err(unexpected)?;
+                let sent = recent_emails.iter().filter(|e| e.status == EmailStatus::Sent).count() as u32;
+                Ok(LedgerContext {
+                    claim,
+                    last_processed_version,
+                    recent_emails,
+                    suppressed,
+                    stats: EmailStats { sent_last_90_days: sent },
+                })
+            })
+            .await
+    }
+
+    async fn claim_of(&self, event: &EventId) -> Result<Option<Claim>, StoreError> {
+        let event = event.clone();
+        self.db.read(move |c| claim_of(c, event.as_str())).await
+    }
+
+    async fn commit(&self, commit: DecisionCommit) -> Result<CommitResult, StoreError> {
+        let decision_body = commit.decision.as_ref().map(to_json).transpose()?;
+        let score_body = commit.score.as_ref().map(to_json).transpose()?;
+        self.db
+            .write(move |c| {
+                if let Some(d) = &commit.decision {
+                    if let Some(existing) = claim_of(c, commit.event_id.as_str())? {
+                        return Ok(CommitResult::AlreadyClaimed(existing));
+                    }
+                    c.prepare_cached(
+                        "INSERT INTO event_claims (event_id, decision_id, email_id, claimed_at) VALUES (?1, ?2, ?3, ?4)",
+                    )
+                    .and_then(|mut s| {
+                        s.execute(params![
+                            commit.event_id.as_str(),
+                            d.id.as_str(),
+                            commit.email.as_ref().map(|e| e.id.as_str()),
+                            ts(d.at)
+                        ])
+                    })
+                    .map_err(unexpected)?;
+                    c.prepare_cached("INSERT INTO decisions (id, user_id, at, body) VALUES (?1, ?2, ?3, ?4)")
+                        .and_then(|mut s| s.execute(params![d.id.as_str(), d.user_id.as_str(), ts(d.at), decision_body]))
+                        .map_err(unexpected)?;
+                }
+                if let Some(e) = &commit.email {
+                    insert_email(c, e)?;
+                }
+                if let Some(s) = &commit.score {
+                    c.prepare_cached(
+                        "INSERT INTO scores (user_id, score, tier, last_processed_version, next_rescore_at, body)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                         ON CONFLICT (user_id) DO UPDATE SET score = excluded.score, tier = excluded.tier,
+                           last_processed_version = max(last_processed_version, excluded.last_processed_version),
+                           next_rescore_at = excluded.next_rescore_at, body = excluded.body",
+                    )
+                    .and_then(|mut st| {
+                        st.execute(params![
+                            commit.user_id.as_str(),
+                            s.score as i64,
+                            s.tier.as_str(),
+                            commit.processed_version as i64,
+                            ts(commit.next_rescore_at),
+                            score_body
+                        ])
+                    })
+                    .map_err(unexpected)?;
+                }
+                Ok(CommitResult::Committed)
+            })
+            .await
+    }
+
+    async fn get_email(&self, id: &EmailId) -> Result<Option<Email>, StoreError> {
+        let id = id.clone();
+        self.db.read(move |c| get_email(c, id.as_str())).await
+    }
+
+    async fn transition(
+        &self,
+        id: &EmailId,
+        from: EmailStatus,
+        change: StatusChange,
+        message_id: Option<String>,
+    ) -> Result<bool, StoreError> {
+        let id = id.clone();
+        self.db
+            .write(move |c| {
+                let Some(mut e) = get_email(c, id.as_str())? else {
+                    return Ok(false);
+                };
+                if e.status != from {
+                    return Ok(false);
+                }
+                e.status = change.status;
+                if change.status == EmailStatus::Sent {
+                    e.sent_at = Some(change.at);
+                }
+                if message_id.is_some() {
+                    e.message_id = message_id;
+                }
+                let at = ts(change.at);
+                e.status_history.push(change);
+                c.prepare_cached("UPDATE emails SET status = ?2, due_at = ?3, updated_at = ?4, body = ?5 WHERE id = ?1")
+                    .and_then(|mut s| s.execute(params![id.as_str(), e.status.as_str(), due_at(&e), at, to_json(&e).map_err(|x| rusqlite::Error::ToSqlConversionFailure(Box::new(x)))?]))
+                    .map_err(unexpected)?;
+                Ok(true)
+            })
+            .await
+    }
+
+    async fn emails_to_deliver(
+        &self,
+        now: DateTime<Utc>,
+        stranded_before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<EmailId>, StoreError> {
+        let (now, stranded) = (ts(now), ts(stranded_before));
+        self.db
+            .read(move |c| {
+                let mut out = ids(c, "SELECT id FROM emails WHERE status = 'scheduled' AND due_at <= ?1 ORDER BY due_at LIMIT ?2", &now, limit)?;
+                out.extend(ids(c, "SELECT id FROM emails WHERE status = 'pending' AND due_at <= ?1 ORDER BY due_at LIMIT ?2", &stranded, limit)?);
+                Ok(out)
+            })
+            .await
+    }
+
+    async fn stuck_sending(
+        &self,
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<EmailId>, StoreError> {
+        let before = ts(before);
+        self.db
+            .read(move |c| ids(c, "SELECT id FROM emails WHERE status = 'sending' AND due_at <= ?1 ORDER BY due_at LIMIT ?2", &before, limit))
+            .await
+    }
+
+    async fn take_due_rescores(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<(UserId, u64)>, StoreError> {
+        let (now, lease) = (ts(now), ts(lease_until));
+        self.db
+            .write(move |c| {
+                let mut s = c
+                    .prepare_cached(
+                        "SELECT s.user_id, u.version FROM scores s JOIN users u ON u.id = s.user_id
+                         WHERE s.next_rescore_at <= ?1 ORDER BY s.next_rescore_at LIMIT ?2",
+                    )
+                    .map_err(unexpected)?;
+                let due = s
+                    .query_map(params![now, limit as i64], |r| {
+                        Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+                    })
+                    .map_err(unexpected)?
+                    .map(|r| {
+                        r.map(|(u, v)| (UserId::from_string(u), v as u64))
+                            .map_err(unexpected)
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                let mut up = c
+                    .prepare_cached("UPDATE scores SET next_rescore_at = ?2 WHERE user_id = ?1")
+                    .map_err(unexpected)?;
+                for (u, _) in &due {
+                    up.execute(params![u.as_str(), lease]).map_err(unexpected)?;
+                }
+                Ok(due)
+            })
+            .await
+    }
+
+    async fn list_emails(&self, q: &EmailQuery) -> Result<Page<Email>, StoreError> {
+        let limit = clamp_limit(q.limit);
+        let after = q
+            .cursor
+            .as_deref()
+            .map(|c| decode_cursor(c, 2))
+            .transpose()?;
+        let q = q.clone();
+        self.db
+            .read(move |c| {
+                let mut sql = String::from("SELECT created_at, id, body FROM emails WHERE 1 = 1");
+                let mut args: Vec<String> = Vec::new();
+                if let Some(u) = &q.user_id {
+                    sql.push_str(" AND user_id = ?");
+                    args.push(u.to_string());
+                }
+                if let Some(s) = q.status {
+                    sql.push_str(" AND status = ?");
+                    args.push(s.as_str().into());
+                }
+                if let Some(camp) = &q.campaign {
+                    sql.push_str(" AND campaign = ?");
+                    args.push(camp.clone());
+                }
+                if let Some(a) = &after {
+                    sql.push_str(" AND (created_at, id) < (?, ?)");
+                    args.extend(a.iter().cloned());
+                }
+                sql.push_str(&format!(
+                    " ORDER BY created_at DESC, id DESC LIMIT {}",
+                    limit + 1
+                ));
+                page(c, &sql, &args, limit)
+            })
+            .await
+    }
+
+    async fn list_decisions(
+        &self,
+        user: &UserId,
+        cursor: Option<String>,
+        limit: u32,
+    ) -> Result<Page<Decision>, StoreError> {
+        let limit = clamp_limit(limit);
+        let after = cursor.as_deref().map(|c| decode_cursor(c, 2)).transpose()?;
+        let user = user.clone();
+        self.db
+            .read(move |c| {
+                let mut sql = String::from("SELECT at, id, body FROM decisions WHERE user_id = ?");
+                let mut args = vec![user.to_string()];
+                if let Some(a) = &after {
+                    sql.push_str(" AND (at, id) < (?, ?)");
+                    args.extend(a.iter().cloned());
+                }
+                sql.push_str(&format!(" ORDER BY at DESC, id DESC LIMIT {}", limit + 1));
+                page(c, &sql, &args, limit)
+            })
+            .await
+    }
+
+    async fn stored_score(&self, user: &UserId) -> Result<Option<ScoreBreakdown>, StoreError> {
+        let user = user.clone();
+        self.db
+            .read(move |c| {
+                c.query_row(
+                    "SELECT body FROM scores WHERE user_id = ?1",
+                    [user.as_str()],
+                    |r| r.get::<_, Option<String>>(0),
+                )
+                .optional()
+                .map_err(unexpected)?
+                .flatten()
+                .map(|b| from_json(&b))
+                .transpose()
+            })
+            .await
+    }
+}
+
+/// Runs a `(sort key, id, body)` query fetched with `limit + 1` rows and makes a page.
+fn page<T: serde::de::DeserializeOwned>(
+    c: &Connection,
+    sql: &str,
+    args: &[String],
+    limit: u32,
+) -> Result<Page<T>, StoreError> {
+    let mut s = c.prepare_cached(sql).map_err(unexpected)?;
+    let rows = s
+        .query_map(rusqlite::params_from_iter(args.iter()), |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })
+        .map_err(unexpected)?;
+    let mut items = Vec::new();
+    let mut last: Option<(String, String)> = None;
+    for row in rows {
+        let (key, id, body) = row.map_err(unexpected)?;
+        if items.len() == limit as usize {
+            let cursor = last.map(|(k, i)| encode_cursor(&[&k, &i]));
+            return Ok(Page {
+                items,
+                next_cursor: cursor,
+            });
+        }
+        items.push(from_json(&body)?);
+        last = Some((key, id));
+    }
+    Ok(Page {
+        items,
+        next_cursor: None,
+    })
+}

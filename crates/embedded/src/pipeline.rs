@@ -1,0 +1,194 @@
+//! The embedded pipeline's tasks: the stream tailer, the email workers and the
+//! scheduler. Each task is a loop around one step (`pump_once`, `work_once`,
+//! `Engine::tick`), and tests drive the same steps directly with `run_until_idle`.
+
+use crate::Store;
+use crate::queue::{EMAIL_QUEUE, QueueSettings, Received};
+use engage_core::StoreError;
+use engage_core::change::Event;
+use engage_core::processor::{Engine, ProcessError};
+use rand::Rng as _;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+#[derive(Debug, Clone)]
+pub struct PipelineSettings {
+    pub workers: usize,
+    /// Changes per tailer step, messages per worker receive.
+    pub stream_batch: u32,
+    pub receive_batch: u32,
+    pub queue: QueueSettings,
+    /// How often the scheduler runs.
+    pub tick_every: Duration,
+    /// How long an idle loop waits for a wake-up before looking again.
+    pub idle_poll: Duration,
+}
+
+impl Default for PipelineSettings {
+    fn default() -> Self {
+        Self {
+            workers: 4,
+            stream_batch: 500,
+            receive_batch: 10,
+            queue: QueueSettings::default(),
+            tick_every: Duration::from_secs(60),
+            idle_poll: Duration::from_secs(1),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Pipeline {
+    store: Store,
+    engine: Engine,
+    settings: PipelineSettings,
+}
+
+/// What one message came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handled {
+    Done,
+    /// Put back for a later attempt (with backoff); it reaches the DLQ after the
+    /// maximum receives.
+    Retry,
+}
+
+impl Pipeline {
+    pub fn new(store: Store, engine: Engine, settings: PipelineSettings) -> Self {
+        Self {
+            store,
+            engine,
+            settings,
+        }
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub async fn pump_once(&self) -> Result<usize, StoreError> {
+        self.store.pump(self.settings.stream_batch).await
+    }
+
+    /// Receives one batch from the email queue and handles each message.
+    pub async fn work_once(&self) -> Result<usize, StoreError> {
+        let batch = self
+            .store
+            .receive(
+                EMAIL_QUEUE,
+                self.settings.receive_batch,
+                self.settings.queue,
+            )
+            .await?;
+        let n = batch.len();
+        for msg in batch {
+            self.handle(msg).await?;
+        }
+        Ok(n)
+    }
+
+    /// Processes one message and acknowledges it, or releases it with backoff.
+    #[tracing::instrument(skip_all, fields(message_id = msg.id, receive_count = msg.receive_count))]
+    pub async fn handle(&self, msg: Received) -> Result<Handled, StoreError> {
+        let result = match serde_json::from_str::<Event>(&msg.body) {
+            Ok(event) => self.engine.process(&event).await.map(|_| ()),
+            Err(e) => Err(ProcessError::Compose(format!("undecodable message: {e}"))),
+        };
+        match result {
+            Ok(()) => {
+                self.store.delete_message(&msg.receipt).await?;
+                Ok(Handled::Done)
+            }
+            Err(e) => {
+                let delay = backoff(msg.receive_count);
+                tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "message failed, will retry");
+                self.store
+                    .release(&msg.receipt, delay, &e.to_string())
+                    .await?;
+                Ok(Handled::Retry)
+            }
+        }
+    }
+
+    /// Runs the tailer and the workers until there is nothing left to do now (for
+    /// tests and one-shot commands). Messages backing off are not waited for.
+    pub async fn run_until_idle(&self) -> Result<usize, StoreError> {
+        let mut total = 0;
+        loop {
+            let pumped = self.pump_once().await?;
+            let worked = self.work_once().await?;
+            total += worked;
+            if pumped == 0 && worked == 0 {
+                return Ok(total);
+            }
+        }
+    }
+
+    /// Starts the tailer, `workers` email workers and the scheduler; they stop when
+    /// `shutdown` turns true, finishing the message in hand.
+    pub fn spawn(self: Arc<Self>, shutdown: watch::Receiver<bool>) -> JoinSet<()> {
+        let mut set = JoinSet::new();
+        let me = self.clone();
+        let mut stop = shutdown.clone();
+        set.spawn(async move {
+            while !*stop.borrow() {
+                match me.pump_once().await {
+                    Ok(n) if n > 0 => continue,
+                    Ok(_) => {}
+                    Err(e) => tracing::error!(error = %e, "stream tailer step failed"),
+                }
+                tokio::select! {
+                    _ = me.store.wait_for_changes(me.settings.idle_poll) => {}
+                    _ = stop.changed() => {}
+                }
+            }
+        });
+        for _ in 0..self.settings.workers.max(1) {
+            let me = self.clone();
+            let mut stop = shutdown.clone();
+            set.spawn(async move {
+                while !*stop.borrow() {
+                    match me.work_once().await {
+                        Ok(n) if n > 0 => continue,
+                        Ok(_) => {}
+                        Err(e) => tracing::error!(error = %e, "email worker step failed"),
+                    }
+                    tokio::select! {
+                        _ = me.store.wait_for_messages(me.settings.idle_poll) => {}
+                        _ = stop.changed() => {}
+                    }
+                }
+            });
+        }
+        let me = self;
+        let mut stop = shutdown;
+        set.spawn(async move {
+            let mut every = tokio::time::interval(me.settings.tick_every);
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            while !*stop.borrow() {
+                tokio::select! {
+                    _ = every.tick() => {
+                        if let Err(e) = me.engine.tick(500).await {
+                            tracing::error!(error = %e, "scheduler tick failed");
+                        }
+                    }
+                    _ = stop.changed() => {}
+                }
+            }
+        });
+        set
+    }
+}
+
+/// Exponential backoff with jitter: about 2, 4, 8 … seconds, at most five minutes.
+fn backoff(receive_count: u32) -> Duration {
+    let base = 2u64.saturating_pow(receive_count.min(8)).min(300);
+    let jitter = rand::rng().random_range(0..=base * 250);
+    Duration::from_millis(base * 1000 - base * 125 + jitter)
+}

@@ -1,0 +1,249 @@
+//! The events topic and its queues, with the semantics of SNS → SQS:
+//!
+//! - a message becomes visible at `visible_at` (delayed delivery);
+//! - receiving hides it for the visibility timeout and gives it a fresh receipt
+//!   handle; only the latest receipt can delete it (a worker whose timeout expired
+//!   cannot delete a message another worker now holds);
+//! - a message received more than `max_receives` times moves to the dead-letter queue
+//!   instead of being delivered again.
+
+use crate::Store;
+use crate::db::unexpected;
+use async_trait::async_trait;
+use engage_core::StoreError;
+use engage_core::change::Event;
+use engage_core::ports::EventPublisher;
+use rand::Rng as _;
+use rusqlite::{Connection, params};
+use serde::Serialize;
+use std::time::Duration;
+
+/// The email processor's queue and its dead-letter queue.
+pub const EMAIL_QUEUE: &str = "email";
+pub const EMAIL_DLQ: &str = "email-dlq";
+
+#[derive(Debug, Clone, Copy)]
+pub struct QueueSettings {
+    pub visibility: Duration,
+    pub max_receives: u32,
+    pub dead_letter_queue: &'static str,
+}
+
+impl Default for QueueSettings {
+    fn default() -> Self {
+        Self {
+            visibility: Duration::from_secs(60),
+            max_receives: 5,
+            dead_letter_queue: EMAIL_DLQ,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Received {
+    pub id: i64,
+    pub receipt: String,
+    pub body: String,
+    /// 1 on the first delivery.
+    pub receive_count: u32,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct QueueDepth {
+    /// Ready to be received.
+    pub visible: u64,
+    /// Received and not yet deleted.
+    pub in_flight: u64,
+    /// Not yet visible (delayed or backing off).
+    pub delayed: u64,
+}
+
+/// Which queues an event goes to: the topic's subscriptions and their filters. The
+/// email processor wants every event type; a future consumer adds a line here.
+fn subscribers(_event: &Event) -> [&'static str; 1] {
+    [EMAIL_QUEUE]
+}
+
+pub(crate) fn enqueue(
+    c: &Connection,
+    queue: &str,
+    body: &str,
+    visible_at: i64,
+    now: i64,
+) -> Result<(), StoreError> {
+    c.prepare_cached(
+        "INSERT INTO queue_messages (queue, body, visible_at, sent_at) VALUES (?1, ?2, ?3, ?4)",
+    )
+    .and_then(|mut s| s.execute(params![queue, body, visible_at, now]))
+    .map_err(unexpected)?;
+    Ok(())
+}
+
+/// Publishes `events` within the caller's transaction.
+pub(crate) fn publish_in(c: &Connection, events: &[Event], now: i64) -> Result<(), StoreError> {
+    for e in events {
+        let body = crate::to_json(e)?;
+        for q in subscribers(e) {
+            enqueue(c, q, &body, now, now)?;
+        }
+    }
+    Ok(())
+}
+
+impl Store {
+    pub(crate) fn now_ms(&self) -> i64 {
+        self.clock.now().timestamp_millis()
+    }
+
+    /// Sends raw messages to a queue, visible after `delay`.
+    pub async fn send_messages(
+        &self,
+        queue: &str,
+        bodies: Vec<String>,
+        delay: Duration,
+    ) -> Result<(), StoreError> {
+        let now = self.now_ms();
+        let visible = now + delay.as_millis() as i64;
+        let queue = queue.to_string();
+        self.db
+            .write(move |c| {
+                bodies
+                    .iter()
+                    .try_for_each(|b| enqueue(c, &queue, b, visible, now))
+            })
+            .await?;
+        self.wake_workers();
+        Ok(())
+    }
+
+    /// Receives up to `max` visible messages, hiding each for the visibility timeout.
+    pub async fn receive(
+        &self,
+        queue: &str,
+        max: u32,
+        settings: QueueSettings,
+    ) -> Result<Vec<Received>, StoreError> {
+        let now = self.now_ms();
+        let hidden_until = now + settings.visibility.as_millis() as i64;
+        let queue = queue.to_string();
+        let receipts: Vec<String> = (0..max)
+            .map(|_| format!("{:032x}", rand::rng().random::<u128>()))
+            .collect();
+        self.db
+            .write(move |c| {
+                let mut pick = c
+                    .prepare_cached(
+                        "SELECT id, body, receive_count FROM queue_messages WHERE queue = ?1 AND visible_at <= ?2 ORDER BY visible_at, id LIMIT ?3",
+                    )
+                    .map_err(unexpected)?;
+                let candidates = pick
+                    .query_map(params![queue, now, max as i64], |r| {
+                        Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)? as u32))
+                    })
+                    .map_err(unexpected)?
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(unexpected)?;
+                let mut out = Vec::new();
+                for ((id, body, count), receipt) in candidates.into_iter().zip(receipts) {
+                    if count >= settings.max_receives {
+                        c.prepare_cached("UPDATE queue_messages SET queue = ?2, visible_at = ?3, receipt = NULL WHERE id = ?1")
+                            .and_then(|mut s| s.execute(params![id, settings.dead_letter_queue, now]))
+                            .map_err(unexpected)?;
+                        tracing::warn!(message_id = id, receives = count, "message moved to the dead-letter queue");
+                        continue;
+                    }
+                    c.prepare_cached(
+                        "UPDATE queue_messages SET receive_count = receive_count + 1, visible_at = ?2, receipt = ?3 WHERE id = ?1",
+                    )
+                    .and_then(|mut s| s.execute(params![id, hidden_until, receipt]))
+                    .map_err(unexpected)?;
+                    out.push(Received { id, receipt, body, receive_count: count + 1 });
+                }
+                Ok(out)
+            })
+            .await
+    }
+
+    /// Deletes a received message; false when the receipt is no longer current.
+    pub async fn delete_message(&self, receipt: &str) -> Result<bool, StoreError> {
+        let receipt = receipt.to_string();
+        self.db
+            .write(move |c| {
+                c.prepare_cached("DELETE FROM queue_messages WHERE receipt = ?1")
+                    .and_then(|mut s| s.execute([receipt]))
+                    .map(|n| n > 0)
+                    .map_err(unexpected)
+            })
+            .await
+    }
+
+    /// Makes a received message visible again after `delay` (backoff), noting why.
+    pub async fn release(
+        &self,
+        receipt: &str,
+        delay: Duration,
+        error: &str,
+    ) -> Result<bool, StoreError> {
+        let visible = self.now_ms() + delay.as_millis() as i64;
+        let (receipt, error) = (
+            receipt.to_string(),
+            error.chars().take(500).collect::<String>(),
+        );
+        self.db
+            .write(move |c| {
+                c.prepare_cached("UPDATE queue_messages SET visible_at = ?2, last_error = ?3, receipt = NULL WHERE receipt = ?1")
+                    .and_then(|mut s| s.execute(params![receipt, visible, error]))
+                    .map(|n| n > 0)
+                    .map_err(unexpected)
+            })
+            .await
+    }
+
+    pub async fn queue_depth(&self, queue: &str) -> Result<QueueDepth, StoreError> {
+        let now = self.now_ms();
+        let queue = queue.to_string();
+        self.db
+            .read(move |c| {
+                c.query_row(
+                    "SELECT
+                       COALESCE(SUM(visible_at <= ?2), 0),
+                       COALESCE(SUM(visible_at > ?2 AND receipt IS NOT NULL), 0),
+                       COALESCE(SUM(visible_at > ?2 AND receipt IS NULL), 0)
+                     FROM queue_messages WHERE queue = ?1",
+                    params![queue, now],
+                    |r| {
+                        Ok(QueueDepth {
+                            visible: r.get::<_, i64>(0)? as u64,
+                            in_flight: r.get::<_, i64>(1)? as u64,
+                            delayed: r.get::<_, i64>(2)? as u64,
+                        })
+                    },
+                )
+                .map_err(unexpected)
+            })
+            .await
+    }
+
+    /// Waits until a message may have been published, or `timeout` passes.
+    pub async fn wait_for_messages(&self, timeout: Duration) {
+        let _ = tokio::time::timeout(timeout, self.messages.notified()).await;
+    }
+}
+
+#[async_trait]
+impl EventPublisher for Store {
+    async fn publish(&self, events: Vec<Event>) -> Result<(), StoreError> {
+        let now = self.now_ms();
+        self.db.write(move |c| publish_in(c, &events, now)).await?;
+        self.wake_workers();
+        Ok(())
+    }
+}
+
+impl Store {
+    /// Wakes every idle worker, and leaves a permit for one that is about to wait.
+    pub(crate) fn wake_workers(&self) {
+        self.messages.notify_waiters();
+        self.messages.notify_one();
+    }
+}

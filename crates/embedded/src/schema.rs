@@ -1,0 +1,111 @@
+//! The schema, applied in numbered steps recorded in `PRAGMA user_version`.
+//!
+//! Records are stored as JSON documents (`body`) next to the columns that queries
+//! filter and sort on, so the domain types can grow without a migration per field.
+//! Times in sortable columns are RFC 3339 with fixed precision, so text order is time
+//! order; queue times are Unix milliseconds.
+
+use rusqlite::Connection;
+
+const STEPS: &[&str] = &[r#"
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE users (
+    id         TEXT PRIMARY KEY,
+    email_norm TEXT NOT NULL UNIQUE,
+    first_norm TEXT NOT NULL,
+    last_norm  TEXT,
+    version    INTEGER NOT NULL,
+    body       TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX users_first ON users (first_norm);
+CREATE INDEX users_last ON users (last_norm);
+
+-- The change stream: one row per committed write, in commit order.
+CREATE TABLE user_changes (
+    seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+    user_id      TEXT NOT NULL,
+    version      INTEGER NOT NULL,
+    old_body     TEXT,
+    new_body     TEXT,
+    committed_at TEXT NOT NULL
+);
+
+CREATE TABLE checkpoints (
+    name TEXT PRIMARY KEY,
+    seq  INTEGER NOT NULL
+) WITHOUT ROWID;
+
+-- Queues with SQS semantics; a dead-letter queue is just another queue name.
+CREATE TABLE queue_messages (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    queue         TEXT NOT NULL,
+    body          TEXT NOT NULL,
+    visible_at    INTEGER NOT NULL,
+    receive_count INTEGER NOT NULL DEFAULT 0,
+    receipt       TEXT,
+    sent_at       INTEGER NOT NULL,
+    last_error    TEXT
+);
+CREATE INDEX queue_ready ON queue_messages (queue, visible_at);
+
+CREATE TABLE event_claims (
+    event_id    TEXT PRIMARY KEY,
+    decision_id TEXT NOT NULL,
+    email_id    TEXT,
+    claimed_at  TEXT NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE decisions (
+    id      TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL,
+    at      TEXT NOT NULL,
+    body    TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX decisions_by_user ON decisions (user_id, at, id);
+
+CREATE TABLE emails (
+    id            TEXT PRIMARY KEY,
+    user_id       TEXT NOT NULL,
+    campaign      TEXT NOT NULL,
+    status        TEXT NOT NULL,
+    created_at    TEXT NOT NULL,
+    due_at        TEXT,
+    updated_at    TEXT NOT NULL,
+    body          TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX emails_by_user ON emails (user_id, created_at, id);
+CREATE INDEX emails_by_created ON emails (created_at, id);
+CREATE INDEX emails_by_status ON emails (status, due_at);
+
+CREATE TABLE scores (
+    user_id                TEXT PRIMARY KEY,
+    score                  INTEGER,
+    tier                   TEXT,
+    last_processed_version INTEGER NOT NULL,
+    next_rescore_at        TEXT NOT NULL,
+    body                   TEXT
+) WITHOUT ROWID;
+CREATE INDEX scores_by_tier ON scores (tier, user_id);
+CREATE INDEX scores_due ON scores (next_rescore_at);
+
+CREATE TABLE suppressions (
+    email      TEXT PRIMARY KEY,
+    reason     TEXT NOT NULL,
+    created_at TEXT NOT NULL
+) WITHOUT ROWID;
+"#];
+
+pub fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+    let current: usize = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    for (i, step) in STEPS.iter().enumerate().skip(current) {
+        let tx = conn.unchecked_transaction()?;
+        tx.execute_batch(step)?;
+        tx.pragma_update(None, "user_version", i + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}

@@ -1,0 +1,142 @@
+//! The change stream's tailer: reads `user_changes` after its checkpoint, turns each
+//! change into an event with the core's stream processor, and publishes the events
+//! and advances the checkpoint in one transaction — so every change is published
+//! exactly once, however often the process stops.
+
+use crate::db::unexpected;
+use crate::queue::publish_in;
+use crate::{Store, from_json};
+use chrono::DateTime;
+use engage_core::StoreError;
+use engage_core::change::{ChangeRecord, event_for_change};
+use engage_core::ids::UserId;
+use rusqlite::{OptionalExtension, params};
+use std::time::Duration;
+
+const CHECKPOINT: &str = "stream";
+
+impl Store {
+    /// The change log's newest sequence number and the tailer's checkpoint.
+    pub async fn stream_position(&self) -> Result<(i64, i64), StoreError> {
+        self.db
+            .read(|c| {
+                let head: i64 = c
+                    .query_row("SELECT COALESCE(MAX(seq), 0) FROM user_changes", [], |r| {
+                        r.get(0)
+                    })
+                    .map_err(unexpected)?;
+                let cp: i64 = c
+                    .query_row(
+                        "SELECT seq FROM checkpoints WHERE name = ?1",
+                        [CHECKPOINT],
+                        |r| r.get(0),
+                    )
+                    .optional()
+                    .map_err(unexpected)?
+                    .unwrap_or(0);
+                Ok((head, cp))
+            })
+            .await
+    }
+
+    /// Change records after `seq`, oldest first.
+    pub async fn changes_after(
+        &self,
+        seq: i64,
+        limit: u32,
+    ) -> Result<Vec<ChangeRecord>, StoreError> {
+        self.db
+            .read(move |c| {
+                let mut s = c
+                    .prepare_cached(
+                        "SELECT seq, user_id, old_body, new_body, committed_at FROM user_changes WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+                    )
+                    .map_err(unexpected)?;
+                let rows = s
+                    .query_map(params![seq, limit as i64], |r| {
+                        Ok((
+                            r.get::<_, i64>(0)?,
+                            r.get::<_, String>(1)?,
+                            r.get::<_, Option<String>>(2)?,
+                            r.get::<_, Option<String>>(3)?,
+                            r.get::<_, String>(4)?,
+                        ))
+                    })
+                    .map_err(unexpected)?;
+                rows.map(|row| {
+                    let (seq, user, old, new, at) = row.map_err(unexpected)?;
+                    Ok(ChangeRecord {
+                        seq: seq.to_string(),
+                        user_id: UserId::from_string(user),
+                        old: old.as_deref().map(from_json).transpose()?,
+                        new: new.as_deref().map(from_json).transpose()?,
+                        committed_at: DateTime::parse_from_rfc3339(&at).map_err(unexpected)?.to_utc(),
+                    })
+                })
+                .collect()
+            })
+            .await
+    }
+
+    /// Publishes the events of up to `batch` new changes; returns how many changes it
+    /// consumed. Decoding happens on a reader; the write only checks that the
+    /// checkpoint has not moved (another tailer) and commits events + checkpoint.
+    pub async fn pump(&self, batch: u32) -> Result<usize, StoreError> {
+        let (_, checkpoint) = self.stream_position().await?;
+        let changes = self.changes_after(checkpoint, batch).await?;
+        let Some(last) = changes.last() else {
+            return Ok(0);
+        };
+        let last_seq: i64 = last.seq.parse().map_err(unexpected)?;
+        let events: Vec<_> = changes.iter().filter_map(event_for_change).collect();
+        let now = self.now_ms();
+        let moved = self
+            .db
+            .write(move |c| {
+                let cp: i64 = c
+                    .query_row("SELECT seq FROM checkpoints WHERE name = ?1", [CHECKPOINT], |r| r.get(0))
+                    .optional()
+                    .map_err(unexpected)?
+                    .unwrap_or(0);
+                if cp != checkpoint {
+                    return Ok(false);
+                }
+                publish_in(c, &events, now)?;
+                c.execute(
+                    "INSERT INTO checkpoints (name, seq) VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET seq = excluded.seq",
+                    params![CHECKPOINT, last_seq],
+                )
+                .map_err(unexpected)?;
+                Ok(true)
+            })
+            .await?;
+        if moved {
+            self.wake_workers();
+            Ok(changes.len())
+        } else {
+            Ok(0)
+        }
+    }
+
+    /// Moves the tailer's checkpoint back so changes after `seq` are published again
+    /// (replay). Their events keep their ids, so already-decided ones are no-ops.
+    pub async fn rewind_stream(&self, seq: i64) -> Result<(), StoreError> {
+        self.db
+            .write(move |c| {
+                c.execute(
+                    "INSERT INTO checkpoints (name, seq) VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET seq = excluded.seq",
+                    params![CHECKPOINT, seq],
+                )
+                .map_err(unexpected)?;
+                Ok(())
+            })
+            .await?;
+        self.changes.notify_one();
+        Ok(())
+    }
+
+    /// Waits until a client write may have happened, or `timeout` passes.
+    pub async fn wait_for_changes(&self, timeout: Duration) {
+        let _ = tokio::time::timeout(timeout, self.changes.notified()).await;
+    }
+}
