@@ -36,8 +36,10 @@ impl Trigger {
     }
 }
 
-/// The fallback content. Placeholders: `{first_name}`, `{days_since_last_fix}`,
-/// `{preferences}`, `{cadence_days}`.
+/// The fallback content. Placeholders (filled by the template generator):
+/// `{first_name}`, `{preferences}`, `{preferences_clause}`, `{days_since_last_fix}`,
+/// `{days_since_last_activity}`, `{profile_completeness}`, `{cadence_days}`,
+/// `{score}`, `{tier}`. An unknown placeholder fails the composition guard.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Template {

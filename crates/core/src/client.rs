@@ -411,11 +411,11 @@ impl ClientPatch {
         if let Some(o) = self.email_opt_in {
             c.consent.email_opt_in = o;
         }
-        if let Some(u) = self.unsubscribed {
-            if u != c.consent.unsubscribed {
-                c.consent.unsubscribed = u;
-                c.consent.unsubscribed_at = u.then_some(now);
-            }
+        if let Some(u) = self.unsubscribed
+            && u != c.consent.unsubscribed
+        {
+            c.consent.unsubscribed = u;
+            c.consent.unsubscribed_at = u.then_some(now);
         }
         if let Some(mut p) = self.profile {
             p.validate()?;
@@ -539,10 +539,10 @@ impl Activity {
                         format!("at most the {} items sent", fix.items_sent),
                     ));
                 }
-                if let Some(r) = rating {
-                    if !(1..=5).contains(&r) {
-                        return Err(ValidationError::new("rating", "between 1 and 5"));
-                    }
+                if let Some(r) = rating
+                    && !(1..=5).contains(&r)
+                {
+                    return Err(ValidationError::new("rating", "between 1 and 5"));
                 }
                 fix.items_kept = Some(items_kept);
                 fix.rating = rating;

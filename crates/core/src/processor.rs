@@ -425,20 +425,20 @@ impl Engine {
             .emails_to_deliver(now, now - STRANDED_AFTER, batch)
             .await?
         {
-            if let Some(e) = self.ledger.get_email(&id).await? {
-                if e.status == EmailStatus::Scheduled {
-                    let change = StatusChange {
-                        status: EmailStatus::Pending,
-                        at: now,
-                        note: Some("quiet hours over".into()),
-                    };
-                    if !self
-                        .ledger
-                        .transition(&id, EmailStatus::Scheduled, change, None)
-                        .await?
-                    {
-                        continue;
-                    }
+            let scheduled =
+                self.ledger.get_email(&id).await?.map(|e| e.status) == Some(EmailStatus::Scheduled);
+            if scheduled {
+                let change = StatusChange {
+                    status: EmailStatus::Pending,
+                    at: now,
+                    note: Some("quiet hours over".into()),
+                };
+                if !self
+                    .ledger
+                    .transition(&id, EmailStatus::Scheduled, change, None)
+                    .await?
+                {
+                    continue;
                 }
             }
             match self.deliver(&id).await {

@@ -145,3 +145,20 @@ pub(crate) fn decode_cursor(cursor: &str, n: usize) -> Result<Vec<String>, Store
 pub(crate) fn clamp_limit(limit: u32) -> u32 {
     limit.clamp(1, 1000)
 }
+
+impl Store {
+    /// Sets `key` to `value`, replacing any previous value.
+    pub async fn meta_set(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        let (key, value) = (key.to_string(), value.to_string());
+        self.db
+            .write(move |c| {
+                c.execute(
+                    "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    [&key, &value],
+                )
+                .map_err(unexpected)?;
+                Ok(())
+            })
+            .await
+    }
+}

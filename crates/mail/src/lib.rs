@@ -1,1 +1,14 @@
-//! placeholder
+//! engage's mail senders: implementations of `engage_core::ports::MailSender`, and the
+//! RFC 5322 message they all send.
+//!
+//! [`build_message`] turns a recorded email into a complete message — both parts, the
+//! unsubscribe footer and the RFC 8058 one-click headers — so every sender (the outbox
+//! now, SMTP and SES later) delivers the same bytes. [`OutboxSender`] writes those bytes
+//! to `{dir}/{email_id}.eml` for the console to show.
+
+pub mod headers;
+mod message;
+mod outbox;
+
+pub use message::{BuildError, build_message, html_document, message_id, text_body};
+pub use outbox::{OutboxSender, outbox_path};
