@@ -1,1 +1,126 @@
-//! placeholder
+//! engage's HTTP API: one axum [`Router`] that `engage serve` serves with
+//! `axum::serve` and the Lambda main with `lambda_http`.
+//!
+//! - `GET /health`, `GET /openapi.json` and `GET /docs` (Swagger UI, vendored) are public;
+//! - everything under `/api/v1` needs `Authorization: Bearer <token>` ([`TokenAuth`]);
+//! - every error is `application/problem+json` ([`ApiError`], [`Problem`]).
+//!
+//! The handlers only translate HTTP to calls on the domain's services and ports
+//! ([`AppState`]); the rules live in `engage-core`.
+
+mod auth;
+mod error;
+pub mod extract;
+mod openapi;
+mod pagination;
+mod problems;
+mod routes;
+mod state;
+
+pub use auth::TokenAuth;
+pub use error::{ApiError, PROBLEM_JSON, Problem};
+pub use pagination::{DEFAULT_LIMIT, MAX_LIMIT, Page};
+pub use routes::health::HealthReport;
+pub use routes::suppressions::NewSuppression;
+pub use routes::users::ClientView;
+pub use state::AppState;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::http::HeaderName;
+use state::Shared;
+use std::sync::Arc;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::{Level, Span};
+use utoipa::OpenApi as _;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use utoipa_swagger_ui::{Config, SwaggerUi};
+
+/// The largest request body accepted (1 MiB); larger ones get 413.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The documented routes; `v1` is nested under `/api/v1`.
+fn documented(v1: OpenApiRouter<Shared>) -> OpenApiRouter<Shared> {
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(routes::health::health))
+        .nest("/api/v1", v1)
+}
+
+/// The OpenAPI document of the API, as `GET /openapi.json` serves it.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let mut doc = documented(routes::v1()).into_openapi();
+    openapi::finish(&mut doc);
+    doc
+}
+
+/// The complete application: `/health`, `/openapi.json`, `/docs` and `/api/v1/...`,
+/// with authentication, problem responses, body limits, tracing and request ids.
+pub fn router(state: AppState) -> Router {
+    let state: Shared = Arc::new(state);
+    let v1 = routes::v1().route_layer(axum::middleware::from_fn_with_state(
+        state.auth.clone(),
+        auth::require_bearer,
+    ));
+    let (api, mut doc) = documented(v1).split_for_parts();
+    openapi::finish(&mut doc);
+
+    // The validator badge would make the browser call swagger.io; everything the
+    // page loads comes from this server.
+    let swagger = SwaggerUi::new("/docs")
+        .url("/openapi.json", doc)
+        .config(Config::default().validator_url("none"));
+
+    api.with_state(state)
+        .merge(swagger)
+        .fallback(problems::not_found)
+        // Last, so it reaches every route registered above.
+        .method_not_allowed_fallback(problems::method_not_allowed)
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+                .layer(
+                    TraceLayer::new_for_http()
+                        .make_span_with(request_span)
+                        .on_response(
+                            DefaultOnResponse::new()
+                                .level(Level::INFO)
+                                .latency_unit(tower_http::LatencyUnit::Millis),
+                        ),
+                )
+                .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+                .layer(axum::middleware::from_fn(problems::finish))
+                .layer(CatchPanicLayer::custom(problems::panicked))
+                .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+                .layer(DefaultBodyLimit::max(MAX_BODY_BYTES)),
+        )
+}
+
+/// The span of one request: method, route template and request id. Not the raw path:
+/// `/api/v1/suppressions/{email}` would put an address in the logs.
+fn request_span(req: &Request) -> Span {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("<unmatched>", MatchedPath::as_str);
+    let request_id = req
+        .headers()
+        .get(&REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    tracing::info_span!(
+        "http_request",
+        method = %req.method(),
+        route,
+        request_id,
+    )
+}
+
+#[cfg(test)]
+mod tests;

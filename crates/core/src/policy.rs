@@ -67,12 +67,8 @@ pub fn decide(input: &PolicyInput<'_>, cfg: &EngineConfig) -> Verdict {
             reason: SkipReason::NoCampaignApplies,
         };
     };
-    if let Some(reason) = consent_block(input.client, input.suppressed) {
-        return Verdict::Skip {
-            campaign: Some(first.name.clone()),
-            reason,
-        };
-    }
+    // The campaign that would go out: the first whose cooldown has passed. Consent is
+    // checked against it, so the record says what was held back and why.
     let Some(chosen) = matching
         .iter()
         .find(|c| !in_cooldown(c, input.recent_emails, input.now))
@@ -82,6 +78,12 @@ pub fn decide(input: &PolicyInput<'_>, cfg: &EngineConfig) -> Verdict {
             reason: SkipReason::Cooldown,
         };
     };
+    if let Some(reason) = consent_block(input.client, input.suppressed) {
+        return Verdict::Skip {
+            campaign: Some(chosen.name.clone()),
+            reason,
+        };
+    }
     let window_start = input.now - Duration::days(cfg.policy.frequency_window_days);
     let recent = input
         .recent_emails

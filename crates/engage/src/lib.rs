@@ -1,1 +1,11 @@
-//! placeholder
+//! The `engage` binary's library: configuration, secrets, startup and the embedded
+//! health check. `main.rs` only parses the command line and calls in here.
+
+pub mod app;
+pub mod config;
+pub mod health;
+pub mod secrets;
+pub mod telemetry;
+
+pub use app::Application;
+pub use config::Config;

@@ -1,1 +1,124 @@
-fn main() {}
+//! `engage`: the client engagement system in one binary.
+
+use clap::{Parser, Subcommand};
+use engage::Application;
+use engage::config::{Backend, Config, Overrides};
+use engage_core::clock::SystemClock;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "engage",
+    version,
+    about = "Client engagement acceleration: change stream → score → decide → email"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, clap::Args)]
+struct Common {
+    /// Listen address (overrides ENGAGE_ADDR).
+    #[arg(long)]
+    addr: Option<SocketAddr>,
+    /// Data directory (overrides ENGAGE_DATA_DIR).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// `embedded` (SQLite) or `aws` (overrides ENGAGE_BACKEND).
+    #[arg(long, value_enum)]
+    backend: Option<Backend>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the API, the console and the pipeline.
+    Serve(Common),
+    /// Replace the stored admin API token with a new one and print it.
+    RotateToken(Common),
+}
+
+impl Common {
+    fn config(&self) -> anyhow::Result<Config> {
+        Config::load(&Overrides {
+            addr: self.addr,
+            data_dir: self.data_dir.clone(),
+            backend: self.backend,
+        })
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(common) => {
+            let config = common.config()?;
+            let app = Application::build(config.clone(), Arc::new(SystemClock)).await?;
+            if let Some(token) = &app.created_admin_token {
+                // Printed, not logged: it is shown once and never stored in plain text.
+                eprintln!(
+                    "\nengage: created an admin API token (shown only this once, keep it):\n\n    {token}\n"
+                );
+                eprintln!(
+                    "Use it as:  curl -H 'Authorization: Bearer {token}' http://{}/api/v1/users\n",
+                    app.addr()
+                );
+            }
+            tracing::info!(addr = %app.addr(), data_dir = %config.data_dir.display(), "engage is serving: API at /api/v1, docs at /docs, health at /health");
+            app.run_until_stopped(shutdown_signal()).await
+        }
+        Command::RotateToken(common) => {
+            let config = common.config()?;
+            std::fs::create_dir_all(&config.data_dir)?;
+            let store = engage_embedded::Store::open(
+                &config.data_dir.join("engage.db"),
+                engage_embedded::Durability::Full,
+                Arc::new(SystemClock),
+            )?;
+            let token = engage::secrets::rotate_admin_token(&store).await?;
+            println!("{token}");
+            Ok(())
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    engage::telemetry::init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("engage: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("engage: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

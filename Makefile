@@ -1,0 +1,38 @@
+# engage — two commands: `make run` and `make test`.
+#
+# Cargo's build output lives outside the clone by default (fast re-runs, also in CI);
+# set CARGO_TARGET_DIR to put it elsewhere. Nothing here depends on it being warm.
+
+SHELL := /bin/bash
+export CARGO_TARGET_DIR ?= $(HOME)/.cache/engage/target
+CARGO ?= cargo
+
+.PHONY: run build test lint fmt check-tools clean-data
+
+## Build and start engage on its embedded defaults (127.0.0.1:8080, ./data).
+run:
+	$(CARGO) build --release --bin engage
+	$(CARGO_TARGET_DIR)/release/engage serve
+
+build:
+	$(CARGO) build --workspace --all-targets
+
+## Format check, lints, then every test.
+test: check-tools lint
+	$(CARGO) test --workspace --all-targets
+	$(CARGO) test --workspace --doc
+
+lint:
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+check-tools:
+	@command -v $(CARGO) >/dev/null || { echo "cargo is required (https://rustup.rs)"; exit 1; }
+	@rustup component list --installed 2>/dev/null | grep -q rustfmt || rustup component add rustfmt clippy
+
+## Remove the local data directory (clients, ledger, outbox, admin token).
+clean-data:
+	rm -rf ./data

@@ -1,0 +1,92 @@
+//! `/api/v1/emails`: the ledger's engagement emails, across clients.
+
+use crate::error::{ApiError, Problem};
+use crate::extract::{Path, Query};
+use crate::pagination::{self, Page};
+use crate::state::Shared;
+use axum::Json;
+use axum::extract::State;
+use engage_core::email::{Email, EmailStatus};
+use engage_core::ids::{EmailId, UserId};
+use engage_core::ports::EmailQuery;
+use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub(crate) fn router() -> OpenApiRouter<Shared> {
+    OpenApiRouter::new()
+        .routes(routes!(list_emails))
+        .routes(routes!(get_email))
+}
+
+/// Query parameters of `GET /api/v1/emails`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListEmailsParams {
+    /// Only emails in this status.
+    #[param(value_type = Option<EmailStatus>)]
+    pub status: Option<String>,
+    /// Only emails of this campaign, e.g. `welcome`.
+    pub campaign: Option<String>,
+    /// Only emails to this client.
+    pub user_id: Option<String>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Page size, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<u32>,
+}
+
+/// List emails.
+///
+/// Newest first, optionally filtered.
+#[utoipa::path(
+    get,
+    path = "/emails",
+    tag = "emails",
+    params(ListEmailsParams),
+    responses(
+        (status = 200, description = "One page of emails.", body = Page<Email>),
+        (status = 400, description = "A query parameter is not valid.",
+            body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn list_emails(
+    State(state): State<Shared>,
+    Query(params): Query<ListEmailsParams>,
+) -> Result<Json<Page<Email>>, ApiError> {
+    let query = EmailQuery {
+        user_id: pagination::text_filter("user_id", params.user_id, 200)?.map(UserId::from_string),
+        status: pagination::email_status(params.status.as_deref())?,
+        campaign: pagination::text_filter("campaign", params.campaign, 100)?,
+        cursor: pagination::cursor(params.cursor)?,
+        limit: pagination::limit(params.limit)?,
+    };
+    Ok(Json(state.engine.ledger.list_emails(&query).await?.into()))
+}
+
+/// Get an email with its content and status history.
+#[utoipa::path(
+    get,
+    path = "/emails/{id}",
+    tag = "emails",
+    params(("id" = String, Path, description = "The email's id")),
+    responses(
+        (status = 200, description = "The email.", body = Email),
+        (status = 404, description = "No email has this id.",
+            body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn get_email(
+    State(state): State<Shared>,
+    Path(id): Path<String>,
+) -> Result<Json<Email>, ApiError> {
+    state
+        .engine
+        .ledger
+        .get_email(&EmailId::from_string(id))
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound("no email has this id".into()))
+}

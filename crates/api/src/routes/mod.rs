@@ -1,0 +1,20 @@
+//! The handlers, one module per resource. Each module's `router()` carries its
+//! routes and their OpenAPI operations together (utoipa-axum), so the document
+//! cannot drift from what is served.
+
+pub mod emails;
+pub mod health;
+pub mod suppressions;
+pub mod users;
+
+use crate::state::Shared;
+use utoipa_axum::router::OpenApiRouter;
+
+/// Everything under `/api/v1` (paths relative to it); authentication is added by
+/// [`crate::router`].
+pub(crate) fn v1() -> OpenApiRouter<Shared> {
+    OpenApiRouter::new()
+        .merge(users::router())
+        .merge(emails::router())
+        .merge(suppressions::router())
+}

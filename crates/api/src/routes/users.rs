@@ -1,0 +1,374 @@
+//! `/api/v1/users`: the client records (create, list, get, patch with optimistic
+//! concurrency, delete), activity recording, and what the engine knows of a client
+//! (its engagement score, its emails, its decisions).
+
+use crate::error::{ApiError, Problem};
+use crate::extract::{Json, Path, Query, etag, if_match};
+use crate::pagination::{self, Page};
+use crate::state::Shared;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use engage_core::client::{Activity, Client, ClientPatch, NewClient};
+use engage_core::email::{Decision, Email};
+use engage_core::ids::UserId;
+use engage_core::ports::{ClientQuery, EmailQuery};
+use engage_core::score::{ScoreBreakdown, Tier};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub(crate) fn router() -> OpenApiRouter<Shared> {
+    OpenApiRouter::new()
+        .routes(routes!(create_user, list_users))
+        .routes(routes!(get_user, patch_user, delete_user))
+        .routes(routes!(record_activity))
+        .routes(routes!(get_engagement))
+        .routes(routes!(list_user_emails))
+        .routes(routes!(list_user_decisions))
+}
+
+/// A client as the API shows it: the record plus its last stored score.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct ClientView {
+    #[serde(flatten)]
+    pub client: Client,
+    /// The last computed engagement score (0–100); null until the client is first scored.
+    #[schema(required = true, maximum = 100)]
+    pub score: Option<u8>,
+    /// The tier that score put the client in; null until first scored.
+    #[schema(required = true)]
+    pub tier: Option<Tier>,
+}
+
+/// Query parameters of `GET /api/v1/users`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListUsersParams {
+    /// Prefix of the email address, first name or last name (case-insensitive).
+    pub q: Option<String>,
+    /// Only clients in this tier.
+    #[param(value_type = Option<Tier>)]
+    pub tier: Option<String>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Page size, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<u32>,
+}
+
+/// Cursor and page size of a list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageParams {
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Page size, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<u32>,
+}
+
+const MAX_SEARCH_CHARS: usize = 100;
+
+async fn view(state: &Shared, client: Client) -> Result<ClientView, ApiError> {
+    let stored = state.engine.ledger.stored_score(&client.id).await?;
+    Ok(ClientView {
+        score: stored.as_ref().map(|s| s.score),
+        tier: stored.map(|s| s.tier),
+        client,
+    })
+}
+
+/// The client with its `ETag`.
+fn client_response(status: StatusCode, view: ClientView) -> Result<Response, ApiError> {
+    let tag = HeaderValue::from_str(&etag(view.client.version))
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    Ok((status, [(header::ETAG, tag)], axum::Json(view)).into_response())
+}
+
+/// Create a client.
+#[utoipa::path(
+    post,
+    path = "/users",
+    tag = "users",
+    request_body = NewClient,
+    responses(
+        (status = 201, description = "The client was created.", body = ClientView,
+            headers(
+                ("Location" = String, description = "The client's URL"),
+                ("ETag" = String, description = "The client's version, quoted"),
+            )),
+        (status = 409, description = "A client with this email address exists.",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field is missing or not valid.",
+            body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn create_user(
+    State(state): State<Shared>,
+    Json(new): Json<NewClient>,
+) -> Result<Response, ApiError> {
+    let client = state.clients.create(new).await?;
+    let location = HeaderValue::from_str(&format!("/api/v1/users/{}", client.id))
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    let view = ClientView {
+        client,
+        score: None,
+        tier: None,
+    };
+    let mut res = client_response(StatusCode::CREATED, view)?;
+    res.headers_mut().insert(header::LOCATION, location);
+    Ok(res)
+}
+
+/// List clients, optionally searched and filtered by tier.
+#[utoipa::path(
+    get,
+    path = "/users",
+    tag = "users",
+    params(ListUsersParams),
+    responses(
+        (status = 200, description = "One page of clients.", body = Page<ClientView>),
+        (status = 400, description = "A query parameter is not valid.",
+            body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn list_users(
+    State(state): State<Shared>,
+    Query(params): Query<ListUsersParams>,
+) -> Result<axum::Json<Page<ClientView>>, ApiError> {
+    let query = ClientQuery {
+        search: pagination::text_filter("q", params.q, MAX_SEARCH_CHARS)?,
+        tier: pagination::tier(params.tier.as_deref())?,
+        cursor: pagination::cursor(params.cursor)?,
+        limit: pagination::limit(params.limit)?,
+    };
+    let page = state.clients.store.list(&query).await?;
+    Ok(axum::Json(Page {
+        items: page
+            .items
+            .into_iter()
+            .map(|c| ClientView {
+                client: c.client,
+                score: c.score,
+                tier: c.tier,
+            })
+            .collect(),
+        next_cursor: page.next_cursor,
+    }))
+}
+
+/// Get a client.
+#[utoipa::path(
+    get,
+    path = "/users/{id}",
+    tag = "users",
+    params(("id" = String, Path, description = "The client's id")),
+    responses(
+        (status = 200, description = "The client.", body = ClientView,
+            headers(("ETag" = String, description = "The client's version, quoted"))),
+        (status = 404, description = "No client has this id.",
+            body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn get_user(
+    State(state): State<Shared>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let client = state.clients.get(&UserId::from_string(id)).await?;
+    client_response(StatusCode::OK, view(&state, client).await?)
+}
+
+/// Change a client.
+///
+/// The change is made against a version, named by `version` in the body or by an
+/// `If-Match` header (the `ETag` read); if the client changed since, nothing is
+/// written and the answer is 409 with the current version.
+#[utoipa::path(
+    patch,
+    path = "/users/{id}",
+    tag = "users",
+    params(
+        ("id" = String, Path, description = "The client's id"),
+        ("If-Match" = Option<String>, Header,
+            description = "The version the change is made against, e.g. `\"3\"`"),
+    ),
+    request_body = ClientPatch,
+    responses(
+        (status = 200, description = "The changed client.", body = ClientView,
+            headers(("ETag" = String, description = "The client's new version, quoted"))),
+        (status = 400, description = "The If-Match header is not a version.",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No client has this id.",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The client is at another version (`current_version`).",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field is not valid.",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 428, description = "No version was given.",
+            body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn patch_user(
+    State(state): State<Shared>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Json(patch): Json<ClientPatch>,
+) -> Result<Response, ApiError> {
+    let expected = if_match(&headers)?;
+    let client = state
+        .clients
+        .patch(&UserId::from_string(id), patch, expected)
+        .await?;
+    client_response(StatusCode::OK, view(&state, client).await?)
+}
+
+/// Delete a client.
+///
+/// With `If-Match`, only if it is still at that version. Its emails and decisions
+/// stay in the ledger.
+#[utoipa::path(
+    delete,
+    path = "/users/{id}",
+    tag = "users",
+    params(
+        ("id" = String, Path, description = "The client's id"),
+        ("If-Match" = Option<String>, Header,
+            description = "Delete only if the client is at this version"),
+    ),
+    responses(
+        (status = 204, description = "The client was deleted."),
+        (status = 400, description = "The If-Match header is not a version.",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No client has this id.",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The client is at another version (`current_version`).",
+            body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn delete_user(
+    State(state): State<Shared>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    let expected = if_match(&headers)?;
+    state
+        .clients
+        .delete(&UserId::from_string(id), expected)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Record something the client did.
+///
+/// A login, an order, a Fix delivered, feedback on a Fix, an email opened or clicked.
+#[utoipa::path(
+    post,
+    path = "/users/{id}/activity",
+    tag = "users",
+    params(("id" = String, Path, description = "The client's id")),
+    request_body = Activity,
+    responses(
+        (status = 200, description = "The client with the activity recorded.", body = ClientView,
+            headers(("ETag" = String, description = "The client's new version, quoted"))),
+        (status = 404, description = "No client has this id.",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The activity is not valid.",
+            body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn record_activity(
+    State(state): State<Shared>,
+    Path(id): Path<String>,
+    Json(activity): Json<Activity>,
+) -> Result<Response, ApiError> {
+    let client = state
+        .clients
+        .record_activity(&UserId::from_string(id), activity)
+        .await?;
+    client_response(StatusCode::OK, view(&state, client).await?)
+}
+
+/// Get the client's engagement score.
+///
+/// Computed as of now, with its components and drivers.
+#[utoipa::path(
+    get,
+    path = "/users/{id}/engagement",
+    tag = "users",
+    params(("id" = String, Path, description = "The client's id")),
+    responses(
+        (status = 200, description = "The score, computed now.", body = ScoreBreakdown),
+        (status = 404, description = "No client has this id.",
+            body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn get_engagement(
+    State(state): State<Shared>,
+    Path(id): Path<String>,
+) -> Result<axum::Json<ScoreBreakdown>, ApiError> {
+    let client = state.clients.get(&UserId::from_string(id)).await?;
+    Ok(axum::Json(state.engine.engagement(&client).await?))
+}
+
+/// List the client's emails.
+///
+/// Newest first. A deleted client's emails stay listed.
+#[utoipa::path(
+    get,
+    path = "/users/{id}/emails",
+    tag = "users",
+    params(("id" = String, Path, description = "The client's id"), PageParams),
+    responses(
+        (status = 200, description = "One page of emails.", body = Page<Email>),
+        (status = 400, description = "A query parameter is not valid.",
+            body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn list_user_emails(
+    State(state): State<Shared>,
+    Path(id): Path<String>,
+    Query(params): Query<PageParams>,
+) -> Result<axum::Json<Page<Email>>, ApiError> {
+    let query = EmailQuery {
+        user_id: Some(UserId::from_string(id)),
+        status: None,
+        campaign: None,
+        cursor: pagination::cursor(params.cursor)?,
+        limit: pagination::limit(params.limit)?,
+    };
+    Ok(axum::Json(
+        state.engine.ledger.list_emails(&query).await?.into(),
+    ))
+}
+
+/// List the client's decisions.
+///
+/// Every decision the email processor made for the client, including the ones that
+/// sent nothing and why.
+#[utoipa::path(
+    get,
+    path = "/users/{id}/decisions",
+    tag = "users",
+    params(("id" = String, Path, description = "The client's id"), PageParams),
+    responses(
+        (status = 200, description = "One page of decisions.", body = Page<Decision>),
+        (status = 400, description = "A query parameter is not valid.",
+            body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn list_user_decisions(
+    State(state): State<Shared>,
+    Path(id): Path<String>,
+    Query(params): Query<PageParams>,
+) -> Result<axum::Json<Page<Decision>>, ApiError> {
+    let cursor = pagination::cursor(params.cursor)?;
+    let limit = pagination::limit(params.limit)?;
+    let page = state
+        .engine
+        .ledger
+        .list_decisions(&UserId::from_string(id), cursor, limit)
+        .await?;
+    Ok(axum::Json(page.into()))
+}

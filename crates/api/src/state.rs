@@ -1,0 +1,32 @@
+//! What the handlers share: the domain's services and ports, built once by the host
+//! (`engage serve` or a Lambda main) and handed to [`crate::router`].
+
+use crate::auth::TokenAuth;
+use engage_core::ports::{HealthCheck, SuppressionStore};
+use engage_core::processor::Engine;
+use engage_core::service::ClientService;
+use std::sync::Arc;
+
+/// The API's dependencies. Everything here is a port or built on ports, so the same
+/// router runs over SQLite or DynamoDB.
+#[derive(Clone)]
+pub struct AppState {
+    pub clients: ClientService,
+    pub engine: Engine,
+    pub suppressions: Arc<dyn SuppressionStore>,
+    pub health: Arc<dyn HealthCheck>,
+    pub auth: TokenAuth,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("clients", &self.clients)
+            .field("engine", &self.engine)
+            .field("auth", &self.auth)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The state the router carries: one allocation, cloned per request as a pointer.
+pub(crate) type Shared = Arc<AppState>;

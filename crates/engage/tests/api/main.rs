@@ -1,0 +1,9 @@
+//! End-to-end tests: a real `engage` application on a fresh SQLite file and port 0,
+//! driven over real HTTP. The pipeline is stepped explicitly (no sleeps) and time is
+//! a manual clock, so every test is deterministic.
+
+mod auth_and_errors;
+mod helpers;
+mod idempotency;
+mod pipeline;
+mod users;
