@@ -68,19 +68,50 @@ impl ClientService {
         Ok(next)
     }
 
-    /// Records activity against whatever version is current, retrying when another
-    /// write slipped in between the read and the conditional write.
+    /// Records activity against whatever version is current.
     pub async fn record_activity(
         &self,
         id: &UserId,
         activity: Activity,
+    ) -> Result<Client, DomainError> {
+        self.modify(id, |c, now| activity.clone().apply(c, now))
+            .await
+    }
+
+    /// Unsubscribes (or, as an explicit operator action, re-subscribes) a client
+    /// through a normal write, so the change stream and the ledger see it.
+    pub async fn set_unsubscribed(
+        &self,
+        id: &UserId,
+        unsubscribed: bool,
+    ) -> Result<Client, DomainError> {
+        self.modify(id, |c, now| {
+            ClientPatch {
+                unsubscribed: Some(unsubscribed),
+                ..ClientPatch::default()
+            }
+            .apply(c, now)
+        })
+        .await
+    }
+
+    /// Applies `change` to the current version, retrying when another write slipped
+    /// in between the read and the conditional write. A change that alters nothing is
+    /// not written (no version bump, no change record).
+    async fn modify(
+        &self,
+        id: &UserId,
+        change: impl Fn(Client, chrono::DateTime<chrono::Utc>) -> Result<Client, crate::ValidationError>,
     ) -> Result<Client, DomainError> {
         let mut attempts = 0;
         loop {
             let current = self.get(id).await?;
             let expected = current.version;
             let now = self.clock.now();
-            let mut next = activity.clone().apply(current, now)?;
+            let mut next = change(current.clone(), now)?;
+            if next == current {
+                return Ok(current);
+            }
             next.version = expected + 1;
             next.updated_at = now;
             match self.store.replace(next.clone(), expected).await {
