@@ -94,18 +94,28 @@ pub struct Overrides {
 impl Config {
     /// Reads the configuration from its sources; `Err` names the bad key.
     pub fn load(overrides: &Overrides) -> anyhow::Result<Self> {
-        let file = std::env::var_os("ENGAGE_CONFIG")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| "engage.toml".into());
-        if std::env::var_os("ENGAGE_CONFIG").is_some() && !file.exists() {
-            anyhow::bail!(
-                "ENGAGE_CONFIG names {}, which does not exist",
-                file.display()
-            );
+        let named = std::env::var_os("ENGAGE_CONFIG").map(PathBuf::from);
+        if let Some(f) = &named
+            && !f.exists()
+        {
+            anyhow::bail!("ENGAGE_CONFIG names {}, which does not exist", f.display());
         }
-        let mut fig = Figment::from(Serialized::defaults(Config::default()))
-            .merge(Toml::file(&file))
-            .merge(Env::prefixed("ENGAGE_").split("__").ignore(&["config"]));
+        let file = named.unwrap_or_else(|| "engage.toml".into());
+        Self::from_figment(
+            Self::figment(Toml::file(file), Env::prefixed("ENGAGE_")),
+            overrides,
+        )
+    }
+
+    /// The sources in priority order. Environment names that are not configuration
+    /// keys (the config file's name, the log format) are left out.
+    fn figment(file: impl figment::Provider, env: Env) -> Figment {
+        Figment::from(Serialized::defaults(Config::default()))
+            .merge(file)
+            .merge(env.split("__").ignore(&["config", "log_format"]))
+    }
+
+    fn from_figment(mut fig: Figment, overrides: &Overrides) -> anyhow::Result<Self> {
         if let Some(a) = overrides.addr {
             fig = fig.merge(Serialized::default("addr", a));
         }
@@ -126,6 +136,7 @@ impl Config {
         self.engine
             .validate()
             .map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
+        self.check_templates()?;
         if self.backend == Backend::Aws {
             anyhow::bail!(
                 "configuration: backend `aws` is not available in this build yet; use `embedded`"
@@ -134,9 +145,132 @@ impl Config {
         Ok(())
     }
 
+    /// Renders every campaign's template for a sample client and runs the content
+    /// guards, so a broken template stops the start instead of every send.
+    fn check_templates(&self) -> anyhow::Result<()> {
+        use engage_core::compose::{ComposeRequest, guard};
+        use engage_core::score::{Drivers, Tier};
+        for campaign in &self.engine.campaigns {
+            let sample = ComposeRequest {
+                campaign: campaign.clone(),
+                first_name: "Sam".into(),
+                preferences: vec!["minimal".into()],
+                tier: Tier::AtRisk,
+                score: 50,
+                drivers: Drivers {
+                    days_since_last_fix: Some(40),
+                    days_since_last_activity: Some(30),
+                    ..Drivers::default()
+                },
+            };
+            guard(&engage_llm::render_template(&sample)).map_err(|g| {
+                anyhow::anyhow!(
+                    "configuration: the template of campaign `{}` fails a guard: {g}",
+                    campaign.name
+                )
+            })?;
+        }
+        Ok(())
+    }
+
     pub fn public_url(&self) -> String {
         self.public_url
             .clone()
             .unwrap_or_else(|| format!("http://{}", self.addr))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use figment::Jail;
+
+    /// Loads through the real path, in a jail with its own directory and environment.
+    fn load(toml: &str, env: &[(&str, &str)]) -> Result<Config, String> {
+        let mut out = Err(String::new());
+        Jail::expect_with(|jail| {
+            jail.create_file("engage.toml", toml)?;
+            for (k, v) in env {
+                jail.set_env(k, v);
+            }
+            out = Config::load(&Overrides::default()).map_err(|e| e.to_string());
+            Ok(())
+        });
+        out
+    }
+
+    #[test]
+    fn zero_configuration_gives_the_embedded_defaults() {
+        let c = load("", &[]).unwrap();
+        assert_eq!(c.addr.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.data_dir, PathBuf::from("./data"));
+        assert_eq!(c.backend, Backend::Embedded);
+        assert_eq!(c.public_url(), "http://127.0.0.1:8080");
+        assert_eq!(c.engine.campaigns.len(), 5);
+    }
+
+    #[test]
+    fn the_file_and_the_environment_set_nested_keys() {
+        let c = load(
+            "addr = \"127.0.0.1:9000\"\nfrom = \"Studio <hi@example.com>\"\n[policy]\nfrequency_cap = 3\n[scoring]\nchampion_at = 85\n",
+            &[
+                ("ENGAGE_POLICY__QUIET_START_HOUR", "22"),
+                ("ENGAGE_PIPELINE__WORKERS", "2"),
+                ("ENGAGE_DATA_DIR", "/tmp/engage-data"),
+                ("ENGAGE_LOG_FORMAT", "json"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.addr.port(), 9000);
+        assert_eq!(c.data_dir, PathBuf::from("/tmp/engage-data"));
+        assert_eq!(c.engine.from, "Studio <hi@example.com>");
+        assert_eq!(c.engine.policy.frequency_cap, 3);
+        assert_eq!(c.engine.policy.quiet_start_hour, 22);
+        assert_eq!(c.engine.scoring.champion_at, 85);
+        assert_eq!(c.pipeline.workers, 2);
+    }
+
+    #[test]
+    fn the_environment_overrides_the_file_and_flags_override_both() {
+        let mut out = None;
+        Jail::expect_with(|jail| {
+            jail.create_file("engage.toml", "addr = \"127.0.0.1:9000\"\n")?;
+            jail.set_env("ENGAGE_ADDR", "127.0.0.1:9001");
+            let from_env = Config::load(&Overrides::default()).unwrap().addr.port();
+            let flag = Overrides {
+                addr: Some("127.0.0.1:9002".parse().unwrap()),
+                ..Overrides::default()
+            };
+            out = Some((from_env, Config::load(&flag).unwrap().addr.port()));
+            Ok(())
+        });
+        assert_eq!(out, Some((9001, 9002)));
+    }
+
+    #[test]
+    fn unknown_or_invalid_keys_are_refused_with_their_name() {
+        let e = load("[policy]\nfrequency_kap = 3\n", &[]).unwrap_err();
+        assert!(e.contains("frequency_kap"), "{e}");
+        let e = load("addr = \"nowhere\"\n", &[]).unwrap_err();
+        assert!(e.contains("addr"), "{e}");
+        let e = load("[scoring]\nengaged_at = 90\n", &[]).unwrap_err();
+        assert!(e.contains("thresholds"), "{e}");
+        let e = load("", &[("ENGAGE_ADRR", "127.0.0.1:1")]).unwrap_err();
+        assert!(e.contains("adrr"), "{e}");
+        assert!(load("backend = \"aws\"\n", &[]).is_err());
+        let broken = "[[campaigns]]\nname = \"welcome\"\ntrigger = { kind = \"new_client\", within_days = 7 }\ninstructions = \"x\"\ntemplate = { subject = \"Hi {nmae}\", preheader = \"\", body = \"Hello there, welcome to the studio.\" }\n";
+        let e = load(broken, &[]).unwrap_err();
+        assert!(e.contains("welcome") && e.contains("{nmae}"), "{e}");
+    }
+
+    #[test]
+    fn the_annotated_example_in_the_operations_docs_loads() {
+        let doc = include_str!("../../../docs/operations.md");
+        let start = doc.find("```toml\n").expect("a toml block") + 8;
+        let end = start + doc[start..].find("```").expect("its end");
+        let c = load(&doc[start..end], &[]).unwrap();
+        assert_eq!(c.public_url(), "https://engage.example.com");
+        assert_eq!(c.engine.campaigns.len(), 1);
+        assert_eq!(c.engine.campaigns[0].cooldown_days, None);
     }
 }
