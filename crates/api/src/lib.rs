@@ -2,8 +2,10 @@
 //! `axum::serve` and the Lambda main with `lambda_http`.
 //!
 //! - `GET /health`, `GET /openapi.json` and `GET /docs` (Swagger UI, vendored) are public;
+//! - `GET`/`POST /u/{token}`, the unsubscribe page and RFC 8058 one-click endpoint, are
+//!   public and answer in HTML (they are for people and mail providers);
 //! - everything under `/api/v1` needs `Authorization: Bearer <token>` ([`TokenAuth`]);
-//! - every error is `application/problem+json` ([`ApiError`], [`Problem`]).
+//! - every other error is `application/problem+json` ([`ApiError`], [`Problem`]).
 //!
 //! The handlers only translate HTTP to calls on the domain's services and ports
 //! ([`AppState`]); the rules live in `engage-core`.
@@ -22,6 +24,7 @@ pub use error::{ApiError, PROBLEM_JSON, Problem};
 pub use pagination::{DEFAULT_LIMIT, MAX_LIMIT, Page};
 pub use routes::health::HealthReport;
 pub use routes::suppressions::NewSuppression;
+pub use routes::unsubscribe::CONTENT_SECURITY_POLICY as UNSUBSCRIBE_PAGE_CSP;
 pub use routes::users::ClientView;
 pub use state::AppState;
 
@@ -50,6 +53,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 fn documented(v1: OpenApiRouter<Shared>) -> OpenApiRouter<Shared> {
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(routes::health::health))
+        .merge(routes::unsubscribe::router())
         .nest("/api/v1", v1)
 }
 
@@ -60,9 +64,18 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc
 }
 
-/// The complete application: `/health`, `/openapi.json`, `/docs` and `/api/v1/...`,
-/// with authentication, problem responses, body limits, tracing and request ids.
+/// The complete application: `/health`, `/openapi.json`, `/docs`, `/u/{token}` and
+/// `/api/v1/...`, with authentication, problem responses, body limits, tracing and
+/// request ids.
 pub fn router(state: AppState) -> Router {
+    router_with(state, Router::new())
+}
+
+/// [`router`] with `extra` routes (e.g. `/metrics`, the console's files) merged in
+/// before the layers, so they get request ids, tracing, body limits and problem
+/// responses too. `extra` is public (no bearer token), must not set a fallback, and
+/// must not repeat a route of the API.
+pub fn router_with(state: AppState, extra: Router) -> Router {
     let state: Shared = Arc::new(state);
     let v1 = routes::v1().route_layer(axum::middleware::from_fn_with_state(
         state.auth.clone(),
@@ -79,6 +92,8 @@ pub fn router(state: AppState) -> Router {
 
     api.with_state(state)
         .merge(swagger)
+        .merge(routes::unsubscribe::catch_all())
+        .merge(extra)
         .fallback(problems::not_found)
         // Last, so it reaches every route registered above.
         .method_not_allowed_fallback(problems::method_not_allowed)
@@ -121,6 +136,3 @@ fn request_span(req: &Request) -> Span {
         request_id,
     )
 }
-
-#[cfg(test)]
-mod tests;

@@ -24,6 +24,8 @@ pub(crate) const BEARER: &str = "bearer";
         (name = "emails", description = "Engagement emails in the ledger"),
         (name = "suppressions", description = "Addresses never to email"),
         (name = "health", description = "Service health"),
+        (name = "unsubscribe", description = "The public pages an email's unsubscribe link \
+            opens: HTML for people, and the RFC 8058 one-click endpoint for mail providers"),
     ),
     components(schemas(Problem))
 )]
@@ -93,6 +95,10 @@ pub(crate) fn finish(doc: &mut utoipa::openapi::OpenApi) {
     }
 
     for (path, item) in doc.paths.paths.iter_mut() {
+        // The unsubscribe pages answer people in HTML, never with problem documents.
+        if path.starts_with("/u/") {
+            continue;
+        }
         let protected = path.starts_with("/api/v1/");
         let operations = [
             &mut item.get,

@@ -111,7 +111,8 @@ fn unresolved_placeholder(text: &str) -> Option<&str> {
     None
 }
 
-fn escape(s: &str) -> String {
+/// Escapes text for HTML element content and quoted attribute values.
+pub fn escape_html(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for ch in s.chars() {
         match ch {
@@ -133,7 +134,7 @@ pub fn render_html(body_text: &str) -> String {
         .split("\n\n")
         .map(str::trim)
         .filter(|p| !p.is_empty())
-        .map(|p| format!("<p>{}</p>", escape(p).replace('\n', "<br>\n")))
+        .map(|p| format!("<p>{}</p>", escape_html(p).replace('\n', "<br>\n")))
         .collect::<Vec<_>>()
         .join("\n")
 }

@@ -8,6 +8,7 @@
 //! The HTML part wraps `body_html`, which engage rendered itself from the text (never
 //! HTML from a generator); only the footer and the hidden preheader are added here.
 
+use engage_core::compose::escape_html;
 use engage_core::ports::OutgoingEmail;
 use lettre::Message;
 use lettre::message::header::{ContentTransferEncoding, ContentType};
@@ -137,10 +138,10 @@ pub fn html_document(email: &OutgoingEmail) -> String {
          <a href=\"{url}\">Unsubscribe</a></p>\n\
          </body>\n\
          </html>\n",
-        title = escape(&record.subject),
-        preheader = escape(&record.preheader),
+        title = escape_html(&record.subject),
+        preheader = escape_html(&record.preheader),
         body = record.body_html,
-        url = escape(&email.unsubscribe_url),
+        url = escape_html(&email.unsubscribe_url),
     )
 }
 
@@ -170,21 +171,6 @@ pub(crate) fn safe_id(id: &str) -> String {
             out.push(b as char);
         } else {
             out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for ch in s.chars() {
-        match ch {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(ch),
         }
     }
     out

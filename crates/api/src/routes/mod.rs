@@ -5,6 +5,7 @@
 pub mod emails;
 pub mod health;
 pub mod suppressions;
+pub mod unsubscribe;
 pub mod users;
 
 use crate::state::Shared;
