@@ -92,7 +92,6 @@ pub fn router_with(state: AppState, extra: Router) -> Router {
 
     api.with_state(state)
         .merge(swagger)
-        .merge(routes::unsubscribe::catch_all())
         .merge(extra)
         .fallback(problems::not_found)
         // Last, so it reaches every route registered above.

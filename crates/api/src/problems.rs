@@ -5,7 +5,7 @@
 use crate::error::{ApiError, PROBLEM_JSON, Problem};
 use axum::body::Body;
 use axum::extract::Request;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -61,9 +61,13 @@ fn bare_error(res: &Response) -> Option<ApiError> {
     })
 }
 
-/// Unknown paths.
-pub(crate) async fn not_found() -> ApiError {
-    ApiError::NotFound("nothing is at this path".into())
+/// Unknown paths. Under `/u/` (a mangled unsubscribe link, say) the reader is a
+/// person, who gets the unsubscribe page's 404 rather than a problem document.
+pub(crate) async fn not_found(uri: Uri) -> Response {
+    if uri.path().starts_with("/u/") {
+        return crate::routes::unsubscribe::not_recognised().await;
+    }
+    ApiError::NotFound("nothing is at this path".into()).into_response()
 }
 
 /// Known paths, wrong method (axum keeps the `Allow` header).

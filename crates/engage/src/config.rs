@@ -181,6 +181,8 @@ impl Config {
 }
 
 #[cfg(test)]
+// `figment::Jail` fixes its closures' error type to figment's own (large) error.
+#[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
     use figment::Jail;

@@ -2,6 +2,7 @@
 //! routes and their OpenAPI operations together (utoipa-axum), so the document
 //! cannot drift from what is served.
 
+pub mod consent;
 pub mod emails;
 pub mod health;
 pub mod suppressions;
@@ -16,6 +17,7 @@ use utoipa_axum::router::OpenApiRouter;
 pub(crate) fn v1() -> OpenApiRouter<Shared> {
     OpenApiRouter::new()
         .merge(users::router())
+        .merge(consent::router())
         .merge(emails::router())
         .merge(suppressions::router())
 }

@@ -24,8 +24,6 @@ pub(crate) fn router() -> OpenApiRouter<Shared> {
         .routes(routes!(create_user, list_users))
         .routes(routes!(get_user, patch_user, delete_user))
         .routes(routes!(record_activity))
-        .routes(routes!(unsubscribe_user))
-        .routes(routes!(resubscribe_user))
         .routes(routes!(get_engagement))
         .routes(routes!(list_user_emails))
         .routes(routes!(list_user_decisions))
@@ -73,7 +71,7 @@ pub struct PageParams {
 
 const MAX_SEARCH_CHARS: usize = 100;
 
-async fn view(state: &Shared, client: Client) -> Result<ClientView, ApiError> {
+pub(crate) async fn view(state: &Shared, client: Client) -> Result<ClientView, ApiError> {
     let stored = state.engine.ledger.stored_score(&client.id).await?;
     Ok(ClientView {
         score: stored.as_ref().map(|s| s.score),
@@ -83,7 +81,7 @@ async fn view(state: &Shared, client: Client) -> Result<ClientView, ApiError> {
 }
 
 /// The client with its `ETag`.
-fn client_response(status: StatusCode, view: ClientView) -> Result<Response, ApiError> {
+pub(crate) fn client_response(status: StatusCode, view: ClientView) -> Result<Response, ApiError> {
     let tag = HeaderValue::from_str(&etag(view.client.version))
         .map_err(|e| ApiError::Internal(e.into()))?;
     Ok((status, [(header::ETAG, tag)], axum::Json(view)).into_response())
@@ -290,64 +288,6 @@ async fn record_activity(
         .record_activity(&UserId::from_string(id), activity)
         .await?;
     client_response(StatusCode::OK, view(&state, client).await?)
-}
-
-/// Unsubscribe a client.
-///
-/// What the link in an email does, as an operator action. Unsubscribing an
-/// unsubscribed client changes nothing (same version).
-#[utoipa::path(
-    post,
-    path = "/users/{id}/unsubscribe",
-    tag = "users",
-    params(("id" = String, Path, description = "The client's id")),
-    responses(
-        (status = 200, description = "The client, unsubscribed.", body = ClientView,
-            headers(("ETag" = String, description = "The client's version, quoted"))),
-        (status = 404, description = "No client has this id.",
-            body = Problem, content_type = "application/problem+json"),
-    )
-)]
-async fn unsubscribe_user(
-    State(state): State<Shared>,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
-    set_unsubscribed(&state, id, true).await
-}
-
-/// Re-subscribe a client.
-///
-/// Clears an unsubscribe. Only ever an explicit action (the client asked again);
-/// nothing re-subscribes anyone by itself.
-#[utoipa::path(
-    post,
-    path = "/users/{id}/resubscribe",
-    tag = "users",
-    params(("id" = String, Path, description = "The client's id")),
-    responses(
-        (status = 200, description = "The client, subscribed.", body = ClientView,
-            headers(("ETag" = String, description = "The client's version, quoted"))),
-        (status = 404, description = "No client has this id.",
-            body = Problem, content_type = "application/problem+json"),
-    )
-)]
-async fn resubscribe_user(
-    State(state): State<Shared>,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
-    set_unsubscribed(&state, id, false).await
-}
-
-async fn set_unsubscribed(
-    state: &Shared,
-    id: String,
-    unsubscribed: bool,
-) -> Result<Response, ApiError> {
-    let client = state
-        .clients
-        .set_unsubscribed(&UserId::from_string(id), unsubscribed)
-        .await?;
-    client_response(StatusCode::OK, view(state, client).await?)
 }
 
 /// Get the client's engagement score.
