@@ -49,12 +49,28 @@ impl Default for EngineConfig {
 }
 
 impl EngineConfig {
+    /// The domain of the `From` address (for Message-IDs and the unsubscribe mailto).
+    pub fn from_domain(&self) -> &str {
+        self.from
+            .rsplit('@')
+            .next()
+            .map(|d| d.trim_end_matches('>').trim())
+            .filter(|d| !d.is_empty())
+            .unwrap_or("localhost")
+    }
+
     pub fn campaign(&self, name: &str) -> Option<&Campaign> {
         self.campaigns.iter().find(|c| c.name == name)
     }
 
     /// Refuses configurations that would misbehave at run time.
     pub fn validate(&self) -> Result<(), String> {
+        let address = match (self.from.find('<'), self.from.rfind('>')) {
+            (Some(i), Some(j)) if i < j => &self.from[i + 1..j],
+            _ => self.from.as_str(),
+        };
+        crate::client::EmailAddress::parse(address)
+            .map_err(|_| format!("from: `{}` has no valid email address", self.from))?;
         let p = &self.policy;
         if p.quiet_start_hour > 23 || p.quiet_end_hour > 23 {
             return Err("policy.quiet_*_hour must be 0..=23".into());
@@ -90,5 +106,23 @@ impl EngineConfig {
             );
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_from_domain_is_read_from_the_address() {
+        let mut c = EngineConfig::default();
+        assert_eq!(c.from_domain(), "engage.localhost");
+        c.from = "hi@example.com".into();
+        assert_eq!(c.from_domain(), "example.com");
+        assert!(EngineConfig::default().validate().is_ok());
+        c.from = "Studio <studio@example.com>".into();
+        assert!(c.validate().is_ok());
+        c.from = "No address".into();
+        assert!(c.validate().unwrap_err().contains("from"));
     }
 }

@@ -58,14 +58,7 @@ impl Application {
             Arc::new(OutboxSender::new(outbox_dir.clone()).context("creating the outbox")?);
         let template: Arc<dyn ContentGenerator> = Arc::new(TemplateGenerator);
         let public_url = config.public_url();
-        let mailto_domain = config
-            .engine
-            .from
-            .rsplit('@')
-            .next()
-            .unwrap_or("localhost")
-            .trim_end_matches('>')
-            .to_string();
+        let mailto_domain = config.engine.from_domain().to_string();
 
         let store_arc = Arc::new(store.clone());
         let engine = Engine {

@@ -80,13 +80,7 @@ pub fn spawn_app_with(tweak: impl FnOnce(&mut AppState)) -> TestApp {
     .unwrap();
     let store_arc = Arc::new(store.clone());
     let config = EngineConfig::default();
-    let mailto_domain = config
-        .from
-        .rsplit('@')
-        .next()
-        .unwrap_or("localhost")
-        .trim_end_matches('>')
-        .to_string();
+    let mailto_domain = config.from_domain().to_string();
     let links = UnsubscribeLinks::new(PUBLIC_URL, SECRET, &mailto_domain);
     let template: Arc<dyn ContentGenerator> = Arc::new(TemplateGenerator);
     let engine = Engine {
