@@ -19,8 +19,7 @@ build:
 
 ## Format check, lints, then every test.
 test: check-tools lint
-	$(CARGO) test --workspace --all-targets
-	$(CARGO) test --workspace --doc
+	scripts/test-summary.sh $(CARGO) test --workspace --all-targets --no-fail-fast
 
 lint:
 	$(CARGO) fmt --all --check
