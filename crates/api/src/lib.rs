@@ -13,6 +13,9 @@
 mod auth;
 mod error;
 pub mod extract;
+pub mod import;
+mod limits;
+mod metrics;
 mod openapi;
 mod pagination;
 mod problems;
@@ -35,7 +38,6 @@ use state::Shared;
 use std::sync::Arc;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::{Level, Span};
@@ -99,6 +101,8 @@ pub fn router_with(state: AppState, extra: Router) -> Router {
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+                // Outside the problem and panic layers: it sees the status the client gets.
+                .layer(axum::middleware::from_fn(metrics::track))
                 .layer(
                     TraceLayer::new_for_http()
                         .make_span_with(request_span)
@@ -111,7 +115,7 @@ pub fn router_with(state: AppState, extra: Router) -> Router {
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID))
                 .layer(axum::middleware::from_fn(problems::finish))
                 .layer(CatchPanicLayer::custom(problems::panicked))
-                .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+                .layer(axum::middleware::from_fn(limits::limit_body))
                 .layer(DefaultBodyLimit::max(MAX_BODY_BYTES)),
         )
 }

@@ -2,7 +2,7 @@
 //! (`engage serve` or a Lambda main) and handed to [`crate::router`].
 
 use crate::auth::TokenAuth;
-use engage_core::ports::{HealthCheck, SuppressionStore};
+use engage_core::ports::{ClientImport, DeadLetters, HealthCheck, StreamReplay, SuppressionStore};
 use engage_core::processor::Engine;
 use engage_core::service::ClientService;
 use std::sync::Arc;
@@ -14,6 +14,12 @@ pub struct AppState {
     pub clients: ClientService,
     pub engine: Engine,
     pub suppressions: Arc<dyn SuppressionStore>,
+    /// Bulk reads and writes of clients, for import.
+    pub import: Arc<dyn ClientImport>,
+    /// The email queue's dead letters, for operators to inspect and redrive.
+    pub dead_letters: Arc<dyn DeadLetters>,
+    /// Re-running the stream processor over the change log.
+    pub replay: Arc<dyn StreamReplay>,
     pub health: Arc<dyn HealthCheck>,
     pub auth: TokenAuth,
 }

@@ -13,6 +13,7 @@ pub mod config;
 pub mod email;
 pub mod error;
 pub mod ids;
+pub mod import;
 pub mod policy;
 pub mod ports;
 pub mod processor;

@@ -55,6 +55,32 @@ pub trait ClientStore: Send + Sync {
     async fn list(&self, query: &ClientQuery) -> Result<Page<ClientWithScore>, StoreError>;
 }
 
+/// One write of a batch.
+#[derive(Debug, Clone)]
+pub enum ClientWrite {
+    Insert(Client),
+    Replace {
+        client: Client,
+        expected_version: u64,
+    },
+}
+
+/// Bulk access to the client records, for import. Each write in a batch is atomic on
+/// its own and appends its change record like any other write.
+#[async_trait]
+pub trait ClientImport: Send + Sync {
+    /// The clients with these addresses (compared case-insensitively), in order.
+    async fn get_by_emails(
+        &self,
+        emails: &[EmailAddress],
+    ) -> Result<Vec<Option<Client>>, StoreError>;
+    /// Applies each write on its own; the outer `Err` only when the store fails as a whole.
+    async fn write_batch(
+        &self,
+        writes: Vec<ClientWrite>,
+    ) -> Result<Vec<Result<(), StoreError>>, StoreError>;
+}
+
 /// What the email processor learns from the ledger before deciding.
 #[derive(Debug, Clone, Default)]
 pub struct LedgerContext {
@@ -206,7 +232,11 @@ pub struct DeadLetter {
 /// The dead-letter queue, for operators: look, then redrive.
 #[async_trait]
 pub trait DeadLetters: Send + Sync {
-    async fn list(&self, cursor: Option<String>, limit: u32) -> Result<Page<DeadLetter>, StoreError>;
+    async fn list(
+        &self,
+        cursor: Option<String>,
+        limit: u32,
+    ) -> Result<Page<DeadLetter>, StoreError>;
     async fn get(&self, id: &str) -> Result<Option<DeadLetter>, StoreError>;
     /// Moves one message back to its source queue with a fresh receive count;
     /// `NotFound` when there is no such dead letter.

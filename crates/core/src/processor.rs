@@ -135,7 +135,7 @@ impl Engine {
                 processed_version: event.user_version,
                 next_rescore_at: now,
             };
-            return self.finish(commit, d).await;
+            return self.finish(event, commit, d).await;
         };
         let ctx = self
             .ledger
@@ -166,7 +166,9 @@ impl Engine {
             d.score = Some(breakdown.score);
             d.tier = Some(breakdown.tier);
             let last = ctx.last_processed_version.unwrap_or_default();
-            return self.finish(commit(Some(d.clone()), None, last), d).await;
+            return self
+                .finish(event, commit(Some(d.clone()), None, last), d)
+                .await;
         }
 
         let verdict = decide(
@@ -249,22 +251,28 @@ impl Engine {
             }
             _ => None,
         };
-        self.finish(commit(Some(d.clone()), email, client.version), d)
+        self.finish(event, commit(Some(d.clone()), email, client.version), d)
             .await
     }
 
     async fn finish(
         &self,
+        event: &Event,
         commit: DecisionCommit,
         decision: Decision,
     ) -> Result<Outcome, ProcessError> {
-        let pending = commit
-            .email
-            .as_ref()
-            .filter(|e| e.status == EmailStatus::Pending)
-            .map(|e| e.id.clone());
+        let created = commit.email.as_ref().map(|e| (e.id.clone(), e.status));
         match self.ledger.commit(commit).await? {
             CommitResult::Committed => {
+                let (outcome, reason) = decision_labels(&decision);
+                metrics::counter!("engage_decisions_total", "outcome" => outcome, "reason" => reason)
+                    .increment(1);
+                let lag = (self.clock.now() - event.at).to_std().unwrap_or_default();
+                metrics::histogram!("engage_pipeline_lag_seconds").record(lag.as_secs_f64());
+                let pending = created.and_then(|(id, status)| {
+                    email_entered(status);
+                    (status == EmailStatus::Pending).then_some(id)
+                });
                 if let Some(id) = pending {
                     self.deliver(&id).await?;
                 }
@@ -345,8 +353,7 @@ impl Engine {
                 at: now,
                 note: Some(format!("not sent, because {}", reason.explain())),
             };
-            self.ledger
-                .transition(id, EmailStatus::Pending, change, None)
+            self.transition(id, EmailStatus::Pending, change, None)
                 .await?;
             return Ok(Delivery::Cancelled(reason));
         }
@@ -357,7 +364,6 @@ impl Engine {
             note: None,
         };
         if !self
-            .ledger
             .transition(id, EmailStatus::Pending, sending, None)
             .await?
         {
@@ -383,8 +389,7 @@ impl Engine {
                     at: now,
                     note: Some(format!("accepted by {}", self.sender.name())),
                 };
-                self.ledger
-                    .transition(id, EmailStatus::Sending, change, Some(receipt.message_id))
+                self.transition(id, EmailStatus::Sending, change, Some(receipt.message_id))
                     .await?;
                 Ok(Delivery::Sent)
             }
@@ -394,8 +399,7 @@ impl Engine {
                     at: now,
                     note: Some(format!("will retry: {why}")),
                 };
-                self.ledger
-                    .transition(id, EmailStatus::Sending, change, None)
+                self.transition(id, EmailStatus::Sending, change, None)
                     .await?;
                 Err(ProcessError::SendDeferred(why))
             }
@@ -405,12 +409,27 @@ impl Engine {
                     at: now,
                     note: Some(why.clone()),
                 };
-                self.ledger
-                    .transition(id, EmailStatus::Sending, change, None)
+                self.transition(id, EmailStatus::Sending, change, None)
                     .await?;
                 Ok(Delivery::Failed(why))
             }
         }
+    }
+
+    /// [`Ledger::transition`], counting the emails that changed status.
+    async fn transition(
+        &self,
+        id: &EmailId,
+        from: EmailStatus,
+        change: StatusChange,
+        message_id: Option<String>,
+    ) -> Result<bool, StoreError> {
+        let to = change.status;
+        let moved = self.ledger.transition(id, from, change, message_id).await?;
+        if moved {
+            email_entered(to);
+        }
+        Ok(moved)
     }
 
     /// The scheduler's step: promote due scheduled emails, push stranded pending ones,
@@ -434,7 +453,6 @@ impl Engine {
                     note: Some("quiet hours over".into()),
                 };
                 if !self
-                    .ledger
                     .transition(&id, EmailStatus::Scheduled, change, None)
                     .await?
                 {
@@ -461,7 +479,6 @@ impl Engine {
                 note: Some("outcome unknown: the process stopped while sending; check the provider before resending".into()),
             };
             if self
-                .ledger
                 .transition(&id, EmailStatus::Sending, change, None)
                 .await?
             {
@@ -479,6 +496,8 @@ impl Engine {
                 .map(|(u, v)| Event::rescore(u, *v, now))
                 .collect();
             self.publisher.publish(events).await?;
+            metrics::counter!("engage_events_total", "type" => EventType::RescoreDue.as_str())
+                .increment(due.len() as u64);
         }
         Ok(report)
     }
@@ -490,4 +509,30 @@ pub struct TickReport {
     pub deferred: usize,
     pub stuck: usize,
     pub rescores: usize,
+}
+
+/// Counts an email entering `status` (`engage_emails_total`).
+fn email_entered(status: EmailStatus) {
+    metrics::counter!("engage_emails_total", "status" => status.as_str()).increment(1);
+}
+
+/// The `outcome` and `reason` labels of `engage_decisions_total`, spelled as the API
+/// spells them; `reason` is `none` for an email sent or scheduled.
+fn decision_labels(d: &Decision) -> (&'static str, &'static str) {
+    let outcome = match d.outcome {
+        DecisionOutcome::Send => "send",
+        DecisionOutcome::Schedule => "schedule",
+        DecisionOutcome::Skip => "skip",
+    };
+    let reason = d.reason.map_or("none", |r| match r {
+        SkipReason::NoCampaignApplies => "no_campaign_applies",
+        SkipReason::Cooldown => "cooldown",
+        SkipReason::NotOptedIn => "not_opted_in",
+        SkipReason::Unsubscribed => "unsubscribed",
+        SkipReason::Suppressed => "suppressed",
+        SkipReason::FrequencyCap => "frequency_cap",
+        SkipReason::ClientDeleted => "client_deleted",
+        SkipReason::Superseded => "superseded",
+    });
+    (outcome, reason)
 }

@@ -6,9 +6,11 @@ use crate::db::unexpected;
 use crate::{Store, clamp_limit, decode_cursor, encode_cursor, from_json, to_json, ts};
 use async_trait::async_trait;
 use engage_core::StoreError;
-use engage_core::client::Client;
+use engage_core::client::{Client, EmailAddress};
 use engage_core::ids::UserId;
-use engage_core::ports::{ClientQuery, ClientStore, ClientWithScore, Page};
+use engage_core::ports::{
+    ClientImport, ClientQuery, ClientStore, ClientWithScore, ClientWrite, Page,
+};
 use engage_core::score::Tier;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 
@@ -58,29 +60,70 @@ pub(crate) fn get_client(c: &Connection, id: &UserId) -> Result<Option<Client>, 
         .transpose()
 }
 
+fn insert_in(c: &Connection, client: &Client, body: &str) -> Result<(), StoreError> {
+    c.prepare_cached(
+        "INSERT INTO users (id, email_norm, first_norm, last_norm, version, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            client.id.as_str(),
+            client.email.normalized(),
+            norm(&client.first_name),
+            client.last_name.as_deref().map(norm),
+            client.version as i64,
+            body
+        ])
+    })
+    .map_err(map_constraint)?;
+    append_change(
+        c,
+        &client.id,
+        client.version,
+        None,
+        Some(body),
+        &ts(client.updated_at),
+    )
+}
+
+fn replace_in(
+    c: &Connection,
+    client: &Client,
+    expected_version: u64,
+    body: &str,
+) -> Result<(), StoreError> {
+    let (stored, old) = current(c, &client.id)?.ok_or(StoreError::NotFound)?;
+    if stored != expected_version {
+        return Err(StoreError::VersionConflict { current: stored });
+    }
+    c.prepare_cached(
+        "UPDATE users SET email_norm = ?2, first_norm = ?3, last_norm = ?4, version = ?5, body = ?6 WHERE id = ?1",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            client.id.as_str(),
+            client.email.normalized(),
+            norm(&client.first_name),
+            client.last_name.as_deref().map(norm),
+            client.version as i64,
+            body
+        ])
+    })
+    .map_err(map_constraint)?;
+    append_change(
+        c,
+        &client.id,
+        client.version,
+        Some(&old),
+        Some(body),
+        &ts(client.updated_at),
+    )
+}
+
 #[async_trait]
 impl ClientStore for Store {
     async fn insert(&self, client: Client) -> Result<(), StoreError> {
         let body = to_json(&client)?;
-        self.db
-            .write(move |c| {
-                c.prepare_cached(
-                    "INSERT INTO users (id, email_norm, first_norm, last_norm, version, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                )
-                .and_then(|mut s| {
-                    s.execute(params![
-                        client.id.as_str(),
-                        client.email.normalized(),
-                        norm(&client.first_name),
-                        client.last_name.as_deref().map(norm),
-                        client.version as i64,
-                        body
-                    ])
-                })
-                .map_err(map_constraint)?;
-                append_change(c, &client.id, client.version, None, Some(&body), &ts(client.updated_at))
-            })
-            .await?;
+        self.db.write(move |c| insert_in(c, &client, &body)).await?;
         self.changes.notify_one();
         Ok(())
     }
@@ -93,27 +136,7 @@ impl ClientStore for Store {
     async fn replace(&self, client: Client, expected_version: u64) -> Result<(), StoreError> {
         let body = to_json(&client)?;
         self.db
-            .write(move |c| {
-                let (stored, old) = current(c, &client.id)?.ok_or(StoreError::NotFound)?;
-                if stored != expected_version {
-                    return Err(StoreError::VersionConflict { current: stored });
-                }
-                c.prepare_cached(
-                    "UPDATE users SET email_norm = ?2, first_norm = ?3, last_norm = ?4, version = ?5, body = ?6 WHERE id = ?1",
-                )
-                .and_then(|mut s| {
-                    s.execute(params![
-                        client.id.as_str(),
-                        client.email.normalized(),
-                        norm(&client.first_name),
-                        client.last_name.as_deref().map(norm),
-                        client.version as i64,
-                        body
-                    ])
-                })
-                .map_err(map_constraint)?;
-                append_change(c, &client.id, client.version, Some(&old), Some(&body), &ts(client.updated_at))
-            })
+            .write(move |c| replace_in(c, &client, expected_version, &body))
             .await?;
         self.changes.notify_one();
         Ok(())
@@ -214,5 +237,77 @@ impl ClientStore for Store {
                 Ok(Page { items, next_cursor: None })
             })
             .await
+    }
+}
+
+#[async_trait]
+impl ClientImport for Store {
+    async fn get_by_emails(
+        &self,
+        emails: &[EmailAddress],
+    ) -> Result<Vec<Option<Client>>, StoreError> {
+        let keys: Vec<String> = emails.iter().map(EmailAddress::normalized).collect();
+        self.db
+            .read(move |c| {
+                let mut s = c
+                    .prepare_cached("SELECT body FROM users WHERE email_norm = ?1")
+                    .map_err(unexpected)?;
+                keys.iter()
+                    .map(|k| {
+                        s.query_row([k], |r| r.get::<_, String>(0))
+                            .optional()
+                            .map_err(unexpected)?
+                            .map(|b| from_json(&b))
+                            .transpose()
+                    })
+                    .collect()
+            })
+            .await
+    }
+
+    async fn write_batch(
+        &self,
+        writes: Vec<ClientWrite>,
+    ) -> Result<Vec<Result<(), StoreError>>, StoreError> {
+        // Encoding happens here, off the writer thread, which only runs SQL.
+        let encoded = writes
+            .into_iter()
+            .map(|w| {
+                let body = match &w {
+                    ClientWrite::Insert(c) | ClientWrite::Replace { client: c, .. } => to_json(c)?,
+                };
+                Ok((w, body))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let results = self
+            .db
+            .write(move |c| {
+                // Each row in its own savepoint: a failing row is undone alone.
+                let mut out = Vec::with_capacity(encoded.len());
+                // Prepared once: re-parsing SAVEPOINT SQL per row is measurable at
+                // import rates.
+                let mut begin = c.prepare_cached("SAVEPOINT row").map_err(unexpected)?;
+                let mut release = c.prepare_cached("RELEASE row").map_err(unexpected)?;
+                let mut undo = c.prepare_cached("ROLLBACK TO row").map_err(unexpected)?;
+                for (w, body) in &encoded {
+                    begin.execute([]).map_err(unexpected)?;
+                    let r = match w {
+                        ClientWrite::Insert(client) => insert_in(c, client, body),
+                        ClientWrite::Replace {
+                            client,
+                            expected_version,
+                        } => replace_in(c, client, *expected_version, body),
+                    };
+                    if r.is_err() {
+                        undo.execute([]).map_err(unexpected)?;
+                    }
+                    release.execute([]).map_err(unexpected)?;
+                    out.push(r);
+                }
+                Ok(out)
+            })
+            .await?;
+        self.changes.notify_one();
+        Ok(results)
     }
 }

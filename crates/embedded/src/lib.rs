@@ -11,10 +11,12 @@
 
 mod clients;
 pub mod db;
+mod dead_letters;
 mod ledger;
 pub mod pipeline;
 pub mod queue;
 mod schema;
+mod stats;
 mod stream;
 mod suppressions;
 
@@ -157,6 +159,20 @@ impl Store {
                     [&key, &value],
                 )
                 .map_err(unexpected)?;
+                Ok(())
+            })
+            .await
+    }
+}
+
+impl Store {
+    /// Removes `key` from the `meta` table.
+    pub async fn meta_delete(&self, key: &str) -> Result<(), StoreError> {
+        let key = key.to_string();
+        self.db
+            .write(move |c| {
+                c.execute("DELETE FROM meta WHERE key = ?1", [&key])
+                    .map_err(unexpected)?;
                 Ok(())
             })
             .await

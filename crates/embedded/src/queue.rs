@@ -5,7 +5,8 @@
 //!   handle; only the latest receipt can delete it (a worker whose timeout expired
 //!   cannot delete a message another worker now holds);
 //! - a message received more than `max_receives` times moves to the dead-letter queue
-//!   instead of being delivered again.
+//!   instead of being delivered again, remembering its source queue; operators list
+//!   and redrive dead letters through the `DeadLetters` port (`dead_letters.rs`).
 
 use crate::Store;
 use crate::db::unexpected;
@@ -146,8 +147,9 @@ impl Store {
                 let mut out = Vec::new();
                 for ((id, body, count), receipt) in candidates.into_iter().zip(receipts) {
                     if count >= settings.max_receives {
-                        c.prepare_cached("UPDATE queue_messages SET queue = ?2, visible_at = ?3, receipt = NULL WHERE id = ?1")
-                            .and_then(|mut s| s.execute(params![id, settings.dead_letter_queue, now]))
+                        // Count and last error stay as they were, for the operator.
+                        c.prepare_cached("UPDATE queue_messages SET queue = ?2, source_queue = ?4, visible_at = ?3, receipt = NULL WHERE id = ?1")
+                            .and_then(|mut s| s.execute(params![id, settings.dead_letter_queue, now, queue]))
                             .map_err(unexpected)?;
                         tracing::warn!(message_id = id, receives = count, "message moved to the dead-letter queue");
                         continue;

@@ -7,7 +7,10 @@
 
 use rusqlite::Connection;
 
-const STEPS: &[&str] = &[r#"
+/// Applied in order, each once. A step that has shipped is never edited: change the
+/// schema by adding a step.
+const STEPS: &[&str] = &[
+    r#"
 CREATE TABLE meta (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -97,7 +100,16 @@ CREATE TABLE suppressions (
     reason     TEXT NOT NULL,
     created_at TEXT NOT NULL
 ) WITHOUT ROWID;
-"#];
+"#,
+    r#"
+-- Dead letters: a message moved to a dead-letter queue remembers where it came from,
+-- so an operator can redrive it there. Set only while the message is dead. Messages
+-- that died before this step came from the email queue, the only one with a DLQ.
+ALTER TABLE queue_messages ADD COLUMN source_queue TEXT;
+UPDATE queue_messages SET source_queue = 'email' WHERE queue = 'email-dlq';
+CREATE INDEX queue_dead_letters ON queue_messages (id) WHERE source_queue IS NOT NULL;
+"#,
+];
 
 pub fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     let current: usize = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
@@ -108,4 +120,35 @@ pub fn migrate(conn: &Connection) -> rusqlite::Result<()> {
         tx.commit()?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_that_died_before_step_2_remember_the_email_queue() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(STEPS[0]).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        conn.execute_batch(
+            "INSERT INTO queue_messages (queue, body, visible_at, sent_at) VALUES ('email-dlq', 'dead', 0, 0), ('email', 'alive', 0, 0);",
+        )
+        .unwrap();
+        migrate(&conn).unwrap();
+        let source = |body: &str| -> Option<String> {
+            conn.query_row(
+                "SELECT source_queue FROM queue_messages WHERE body = ?1",
+                [body],
+                |r| r.get(0),
+            )
+            .unwrap()
+        };
+        assert_eq!(source("dead").as_deref(), Some("email"));
+        assert_eq!(source("alive"), None);
+        let version: usize = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, STEPS.len());
+    }
 }

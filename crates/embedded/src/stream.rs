@@ -1,15 +1,18 @@
 //! The change stream's tailer: reads `user_changes` after its checkpoint, turns each
 //! change into an event with the core's stream processor, and publishes the events
 //! and advances the checkpoint in one transaction — so every change is published
-//! exactly once, however often the process stops.
+//! exactly once, however often the process stops. Replay ([`StreamReplay`]) moves the
+//! checkpoint back; event ids come from the changes, so a replay repeats no effect.
 
 use crate::db::unexpected;
 use crate::queue::publish_in;
 use crate::{Store, from_json};
+use async_trait::async_trait;
 use chrono::DateTime;
 use engage_core::StoreError;
 use engage_core::change::{ChangeRecord, event_for_change};
 use engage_core::ids::UserId;
+use engage_core::ports::StreamReplay;
 use rusqlite::{OptionalExtension, params};
 use std::time::Duration;
 
@@ -89,6 +92,7 @@ impl Store {
         };
         let last_seq: i64 = last.seq.parse().map_err(unexpected)?;
         let events: Vec<_> = changes.iter().filter_map(event_for_change).collect();
+        let types: Vec<_> = events.iter().map(|e| e.event_type.as_str()).collect();
         let now = self.now_ms();
         let moved = self
             .db
@@ -111,6 +115,9 @@ impl Store {
             })
             .await?;
         if moved {
+            for t in types {
+                metrics::counter!("engage_events_total", "type" => t).increment(1);
+            }
             self.wake_workers();
             Ok(changes.len())
         } else {
@@ -121,22 +128,47 @@ impl Store {
     /// Moves the tailer's checkpoint back so changes after `seq` are published again
     /// (replay). Their events keep their ids, so already-decided ones are no-ops.
     pub async fn rewind_stream(&self, seq: i64) -> Result<(), StoreError> {
-        self.db
-            .write(move |c| {
-                c.execute(
-                    "INSERT INTO checkpoints (name, seq) VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET seq = excluded.seq",
-                    params![CHECKPOINT, seq],
-                )
-                .map_err(unexpected)?;
-                Ok(())
-            })
-            .await?;
-        self.changes.notify_one();
+        self.replay_from(u64::try_from(seq).unwrap_or(0)).await?;
         Ok(())
     }
 
     /// Waits until a client write may have happened, or `timeout` passes.
     pub async fn wait_for_changes(&self, timeout: Duration) {
         let _ = tokio::time::timeout(timeout, self.changes.notified()).await;
+    }
+}
+
+#[async_trait]
+impl StreamReplay for Store {
+    /// Sets the checkpoint back to `from` and answers how many changes lie after it.
+    /// It never moves the checkpoint forward, which would skip changes not yet
+    /// published. A `from` at or past the log's head changes nothing and answers 0.
+    async fn replay_from(&self, from: u64) -> Result<u64, StoreError> {
+        let from = i64::try_from(from).unwrap_or(i64::MAX);
+        let changes = self
+            .db
+            .write(move |c| {
+                let after: i64 = c
+                    .query_row(
+                        "SELECT COUNT(*) FROM user_changes WHERE seq > ?1",
+                        [from],
+                        |r| r.get(0),
+                    )
+                    .map_err(unexpected)?;
+                if after > 0 {
+                    c.execute(
+                        "INSERT INTO checkpoints (name, seq) VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET seq = MIN(seq, excluded.seq)",
+                        params![CHECKPOINT, from],
+                    )
+                    .map_err(unexpected)?;
+                }
+                Ok(after as u64)
+            })
+            .await?;
+        if changes > 0 {
+            tracing::info!(from, changes, "change stream rewound for replay");
+            self.changes.notify_one();
+        }
+        Ok(changes)
     }
 }

@@ -93,11 +93,15 @@ impl Application {
         let state = AppState {
             clients: ClientService::new(store_arc.clone(), clock),
             engine,
-            suppressions: store_arc,
+            suppressions: store_arc.clone(),
+            import: store_arc.clone(),
+            dead_letters: store_arc.clone(),
+            replay: store_arc,
             health,
             auth: TokenAuth::new(token_hashes),
         };
-        let router = engage_api::router(state);
+        let extra = crate::metrics::router(crate::metrics::install(), store.clone());
+        let router = engage_api::router_with(state, extra);
         let listener = TcpListener::bind(config.addr)
             .await
             .with_context(|| format!("binding {}", config.addr))?;

@@ -2,8 +2,10 @@
 //! health check. `main.rs` only parses the command line and calls in here.
 
 pub mod app;
+pub mod cli;
 pub mod config;
 pub mod health;
+pub mod metrics;
 pub mod secrets;
 pub mod telemetry;
 

@@ -39,6 +39,25 @@ enum Command {
     Serve(Common),
     /// Replace the stored admin API token with a new one and print it.
     RotateToken(Common),
+    /// Import clients from an NDJSON or CSV file (upsert by email), resumably.
+    Import {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        args: engage::cli::import::ImportArgs,
+    },
+    /// Inspect and redrive dead letters (messages that failed the maximum receives).
+    Dlq {
+        #[command(subcommand)]
+        command: engage::cli::dlq::DlqCommand,
+    },
+    /// Publish the change log again from a sequence number (safe: nothing is sent twice).
+    Replay {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        args: engage::cli::replay::ReplayArgs,
+    },
 }
 
 impl Common {
@@ -92,16 +111,38 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             app.run_until_stopped(shutdown).await
         }
         Command::RotateToken(common) => {
-            let config = common.config()?;
-            std::fs::create_dir_all(&config.data_dir)?;
-            let store = engage_embedded::Store::open(
-                &config.data_dir.join("engage.db"),
-                engage_embedded::Durability::Full,
-                Arc::new(SystemClock),
-            )?;
+            let store = engage::cli::open_store(&common.config()?)?;
             let token = engage::secrets::rotate_admin_token(&store).await?;
             println!("{token}");
             Ok(())
+        }
+        Command::Import { common, args } => {
+            let store = engage::cli::open_store(&common.config()?)?;
+            let started = std::time::Instant::now();
+            let c = engage::cli::import::run(store, &args).await?;
+            let secs = started.elapsed().as_secs_f64();
+            eprintln!(
+                "engage: imported {}: {} rows, {} created, {} updated, {} unchanged, {} failed ({secs:.1} s)",
+                args.file.display(),
+                c.rows,
+                c.created,
+                c.updated,
+                c.unchanged,
+                c.failed
+            );
+            anyhow::ensure!(
+                c.failed == 0,
+                "{} rows failed (listed above with their line numbers)",
+                c.failed
+            );
+            Ok(())
+        }
+        Command::Dlq { command } => {
+            let store = engage::cli::open_store(&command.config()?)?;
+            engage::cli::dlq::run(&store, &command, &mut std::io::stdout()).await
+        }
+        Command::Replay { common, args } => {
+            engage::cli::replay::run(common.config()?, &args, &mut std::io::stdout()).await
         }
     }
 }

@@ -169,3 +169,233 @@ fn a_taken_port_is_reported_plainly() {
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(stderr.contains(&format!("binding {addr}")), "{stderr}");
 }
+
+fn write_rows(path: &std::path::Path, n: usize, tail: &str) {
+    use std::io::Write as _;
+    let mut f = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    for i in 0..n {
+        writeln!(
+            f,
+            "{{\"email\":\"r{i}@example.com\",\"first_name\":\"R\",\"time_zone\":\"Europe/Paris\",\"email_opt_in\":true}}"
+        )
+        .unwrap();
+    }
+    f.write_all(tail.as_bytes()).unwrap();
+}
+
+fn count(db: &std::path::Path, sql: &str) -> i64 {
+    let c = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .unwrap();
+    c.busy_timeout(Duration::from_secs(5)).unwrap();
+    c.query_row(sql, [], |r| r.get(0)).unwrap_or(0)
+}
+
+#[test]
+fn an_import_with_bad_rows_exits_non_zero_with_a_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("clients.ndjson");
+    write_rows(&file, 10, "{\"email\":\"broken\"}\n{\"email\":\"trunc");
+    let out = engage()
+        .arg("import")
+        .arg(&file)
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("line 11: "), "{stderr}");
+    assert!(stderr.contains("line 12: truncated"), "{stderr}");
+    assert!(
+        stderr.contains("12 rows, 10 created, 0 updated, 0 unchanged, 2 failed"),
+        "{stderr}"
+    );
+    assert_eq!(
+        count(
+            &dir.path().join("data/engage.db"),
+            "SELECT COUNT(*) FROM users"
+        ),
+        10
+    );
+}
+
+#[test]
+fn an_interrupted_import_resumes_where_it_stopped_and_stores_each_row_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("clients.ndjson");
+    let data = dir.path().join("data");
+    let db = data.join("engage.db");
+    let rows = 200_000;
+    write_rows(&file, rows, "");
+
+    let child = engage()
+        .arg("import")
+        .arg(&file)
+        .arg("--data-dir")
+        .arg(&data)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut server = Server(child);
+    // Kill it (SIGKILL: no chance to tidy up) once a checkpoint has been stored.
+    let mut saved = false;
+    for _ in 0..1500 {
+        if db.exists() && count(&db, "SELECT COUNT(*) FROM meta WHERE key LIKE 'import:%'") > 0 {
+            saved = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(saved, "no checkpoint within 30 s");
+    server.0.kill().unwrap();
+    server.0.wait().unwrap();
+    let before = count(&db, "SELECT COUNT(*) FROM users");
+    assert!(
+        before > 0 && (before as usize) < rows,
+        "interrupted mid-way: {before} rows stored"
+    );
+
+    let out = engage()
+        .arg("import")
+        .arg(&file)
+        .arg("--data-dir")
+        .arg(&data)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("resuming"), "{stderr}");
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM users"), rows as i64);
+    assert_eq!(
+        count(&db, "SELECT COUNT(*) FROM user_changes"),
+        rows as i64,
+        "each row written once"
+    );
+    assert_eq!(
+        count(&db, "SELECT COUNT(*) FROM meta WHERE key LIKE 'import:%'"),
+        0,
+        "the checkpoint is gone when done"
+    );
+}
+
+/// Runs `engage ARGS --data-dir DIR` to completion.
+fn run_on(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    engage()
+        .args(args)
+        .arg("--data-dir")
+        .arg(dir)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn dlq_and_replay_answer_plainly_on_an_empty_data_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    for (args, expected) in [
+        (
+            &["dlq", "list"][..],
+            "ID  QUEUE  RECEIVES  SENT AT  LAST ERROR\n",
+        ),
+        (&["dlq", "redrive", "--all"][..], "redrove 0 dead letters\n"),
+        (
+            &["replay", "--from", "0"][..],
+            "0 changes after 0 will be published again\n",
+        ),
+    ] {
+        let out = run_on(dir.path(), args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+        assert_eq!(String::from_utf8(out.stdout).unwrap(), expected, "{args:?}");
+    }
+}
+
+#[test]
+fn an_unknown_dead_letter_or_a_replay_past_the_log_is_a_one_line_error() {
+    let dir = tempfile::tempdir().unwrap();
+    for (args, says) in [
+        (
+            &["dlq", "redrive", "nope"][..],
+            "no dead letter has the id `nope`",
+        ),
+        (
+            &["dlq", "show", "msg_7"][..],
+            "no dead letter has the id `msg_7`",
+        ),
+        (
+            &["replay", "--from", "5"][..],
+            "past the end of the change log",
+        ),
+    ] {
+        let out = run_on(dir.path(), args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+        assert_eq!(lines.len(), 1, "{stderr}");
+        assert!(
+            lines[0].starts_with("engage: ") && lines[0].contains(says),
+            "{stderr}"
+        );
+    }
+}
+
+#[test]
+fn dlq_lists_shows_and_redrives_a_dead_letter() {
+    use engage_embedded::queue::{EMAIL_QUEUE, QueueSettings};
+    let dir = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let store = engage_embedded::Store::open(
+            &dir.path().join("engage.db"),
+            engage_embedded::Durability::Normal,
+            std::sync::Arc::new(engage_core::clock::SystemClock),
+        )
+        .unwrap();
+        let once = QueueSettings {
+            max_receives: 1,
+            ..QueueSettings::default()
+        };
+        let body = r#"{"id":"evt_1"}"#.to_string();
+        store
+            .send_messages(EMAIL_QUEUE, vec![body], Duration::ZERO)
+            .await
+            .unwrap();
+        let m = store.receive(EMAIL_QUEUE, 1, once).await.unwrap().remove(0);
+        store
+            .release(&m.receipt, Duration::ZERO, "disk\nfull")
+            .await
+            .unwrap();
+        assert!(
+            store
+                .receive(EMAIL_QUEUE, 1, once)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    });
+    let stdout = |args: &[&str]| {
+        let out = run_on(dir.path(), args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+
+    let list = stdout(&["dlq", "list"]);
+    let rows: Vec<&str> = list.lines().collect();
+    assert_eq!(rows.len(), 2, "{list}");
+    assert!(rows[1].starts_with("msg_1  email  1  "), "{list}");
+    assert!(rows[1].ends_with("  disk full"), "{list}");
+    let shown: serde_json::Value =
+        serde_json::from_str(&stdout(&["dlq", "show", "msg_1"])).unwrap();
+    assert_eq!(shown["body"]["id"], "evt_1");
+    assert_eq!(shown["last_error"], "disk\nfull");
+    assert_eq!(
+        stdout(&["dlq", "redrive", "msg_1"]),
+        "redrove msg_1 to the `email` queue\n"
+    );
+    assert_eq!(
+        stdout(&["dlq", "list"]).lines().count(),
+        1,
+        "the header only"
+    );
+}

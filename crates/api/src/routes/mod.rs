@@ -5,6 +5,8 @@
 pub mod consent;
 pub mod emails;
 pub mod health;
+pub mod import;
+pub mod operations;
 pub mod suppressions;
 pub mod unsubscribe;
 pub mod users;
@@ -16,8 +18,10 @@ use utoipa_axum::router::OpenApiRouter;
 /// [`crate::router`].
 pub(crate) fn v1() -> OpenApiRouter<Shared> {
     OpenApiRouter::new()
+        .merge(import::router())
         .merge(users::router())
         .merge(consent::router())
         .merge(emails::router())
+        .merge(operations::router())
         .merge(suppressions::router())
 }

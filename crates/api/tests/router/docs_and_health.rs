@@ -98,6 +98,7 @@ fn the_document_covers_every_route_with_security_and_problems() {
         ("/health", vec!["get"]),
         ("/u/{token}", vec!["get", "post"]),
         ("/api/v1/users", vec!["get", "post"]),
+        ("/api/v1/users/import", vec!["post"]),
         ("/api/v1/users/{id}", vec!["get", "patch", "delete"]),
         ("/api/v1/users/{id}/activity", vec!["post"]),
         ("/api/v1/users/{id}/unsubscribe", vec!["post"]),
@@ -109,6 +110,11 @@ fn the_document_covers_every_route_with_security_and_problems() {
         ("/api/v1/emails/{id}", vec!["get"]),
         ("/api/v1/suppressions", vec!["get", "post"]),
         ("/api/v1/suppressions/{email}", vec!["delete"]),
+        ("/api/v1/dead-letters", vec!["get"]),
+        ("/api/v1/dead-letters/{id}", vec!["get"]),
+        ("/api/v1/dead-letters/{id}/redrive", vec!["post"]),
+        ("/api/v1/dead-letters/redrive", vec!["post"]),
+        ("/api/v1/replay", vec!["post"]),
     ];
     assert_eq!(paths.len(), expected.len(), "{:?}", paths.keys());
     for (path, methods) in expected {

@@ -98,7 +98,10 @@ pub fn spawn_app_with(tweak: impl FnOnce(&mut AppState)) -> TestApp {
     let mut state = AppState {
         clients: ClientService::new(store_arc.clone(), clock.clone()),
         engine,
-        suppressions: store_arc,
+        suppressions: store_arc.clone(),
+        import: store_arc.clone(),
+        dead_letters: store_arc.clone(),
+        replay: store_arc,
         health: Arc::new(StoreHealth(store.clone())),
         auth: TokenAuth::new(vec![TokenAuth::hash(TOKEN)]),
     };

@@ -9,5 +9,6 @@ mod docs_and_health;
 mod doubles;
 mod helpers;
 mod lists;
+mod operations;
 mod unsubscribe;
 mod users;

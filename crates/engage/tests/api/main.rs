@@ -5,5 +5,8 @@
 mod auth_and_errors;
 mod helpers;
 mod idempotency;
+mod import;
+mod metrics;
+mod operations;
 mod pipeline;
 mod users;

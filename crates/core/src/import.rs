@@ -1,0 +1,558 @@
+//! Bulk import: rows of clients from NDJSON or CSV, upserted by email address.
+//!
+//! Reading is synchronous over any `BufRead` (a file, or an HTTP body bridged to a
+//! blocking reader) and yields one [`Row`] per line/record with its line number, so a
+//! broken row is reported and skipped, never fatal. [`Importer`] writes batches
+//! through the [`ClientImport`] port: each row is its own conditional write, so a
+//! failing row never half-writes a client and never stops the others.
+//!
+//! Upsert rules: a new address creates a client; a known one takes the row's name,
+//! time zone, opt-in and (when given) profile. A row that changes nothing writes
+//! nothing, so importing the same file twice changes nothing. Import never
+//! re-subscribes an unsubscribed client: that stays an explicit action.
+
+use crate::StoreError;
+use crate::client::{Client, NewClient, StyleProfile};
+use crate::clock::Clock;
+use crate::ids::UserId;
+use crate::ports::{ClientImport, ClientWrite};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::io::BufRead;
+use std::sync::Arc;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    Ndjson,
+    Csv,
+}
+
+impl Format {
+    /// From a file name or a media type: `.csv` / `text/csv` is CSV, anything else NDJSON.
+    pub fn guess(name: &str) -> Format {
+        let n = name.to_ascii_lowercase();
+        if n.ends_with(".csv") || n.starts_with("text/csv") {
+            Format::Csv
+        } else {
+            Format::Ndjson
+        }
+    }
+}
+
+/// One row as read: its first line number (1-based) and the client it describes.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub line: u64,
+    pub parsed: Result<NewClient, String>,
+}
+
+/// A row that was not imported, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RowError {
+    pub line: u64,
+    pub reason: String,
+}
+
+const CSV_COLUMNS: [&str; 11] = [
+    "email",
+    "first_name",
+    "last_name",
+    "time_zone",
+    "email_opt_in",
+    "preferences",
+    "top_size",
+    "bottom_size",
+    "shoe_size",
+    "budget",
+    "fit_notes",
+];
+
+/// Where each known column sits in a CSV file's header.
+#[derive(Debug, Clone)]
+pub struct CsvHeader(Vec<Option<usize>>);
+
+impl CsvHeader {
+    /// Reads the header record; unknown or missing required columns are fatal.
+    pub fn parse(record: &csv::StringRecord) -> Result<Self, String> {
+        let mut at = vec![None; CSV_COLUMNS.len()];
+        for (i, name) in record.iter().enumerate() {
+            let name = name
+                .trim()
+                .trim_start_matches('\u{feff}')
+                .to_ascii_lowercase();
+            let known = CSV_COLUMNS.iter().position(|c| *c == name).ok_or_else(|| {
+                format!(
+                    "unknown CSV column `{name}`; the columns are {}",
+                    CSV_COLUMNS.join(", ")
+                )
+            })?;
+            at[known] = Some(i);
+        }
+        for required in ["email", "first_name", "time_zone", "email_opt_in"] {
+            let i = CSV_COLUMNS
+                .iter()
+                .position(|c| *c == required)
+                .expect("listed");
+            if at[i].is_none() {
+                return Err(format!("the CSV header has no `{required}` column"));
+            }
+        }
+        Ok(Self(at))
+    }
+
+    fn get<'r>(&self, record: &'r csv::StringRecord, column: &str) -> Option<&'r str> {
+        let i = CSV_COLUMNS.iter().position(|c| *c == column)?;
+        self.0[i]
+            .and_then(|j| record.get(j))
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+    }
+
+    fn row(&self, record: &csv::StringRecord) -> Result<NewClient, String> {
+        if record.len() != self.0.iter().flatten().count() {
+            return Err(format!(
+                "{} fields, the header has {}",
+                record.len(),
+                self.0.iter().flatten().count()
+            ));
+        }
+        let need = |c: &str| self.get(record, c).ok_or_else(|| format!("`{c}` is empty"));
+        let opt_in = match need("email_opt_in")?.to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" | "y" => true,
+            "false" | "0" | "no" | "n" => false,
+            other => return Err(format!("email_opt_in: `{other}` is not true or false")),
+        };
+        let text = |c: &str| self.get(record, c).map(str::to_string);
+        let profile = StyleProfile {
+            preferences: self
+                .get(record, "preferences")
+                .map(|p| {
+                    p.split([';', '|'])
+                        .map(|s| s.trim().to_string())
+                        .filter(|s| !s.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
+            top_size: text("top_size"),
+            bottom_size: text("bottom_size"),
+            shoe_size: text("shoe_size"),
+            budget: text("budget"),
+            fit_notes: text("fit_notes"),
+        };
+        let has_profile = [
+            "preferences",
+            "top_size",
+            "bottom_size",
+            "shoe_size",
+            "budget",
+            "fit_notes",
+        ]
+        .iter()
+        .any(|c| self.get(record, c).is_some());
+        Ok(NewClient {
+            email: need("email")?.to_string(),
+            first_name: need("first_name")?.to_string(),
+            last_name: text("last_name"),
+            time_zone: need("time_zone")?.to_string(),
+            email_opt_in: opt_in,
+            profile: has_profile.then_some(profile),
+        })
+    }
+}
+
+/// Reads rows, tracking the byte offset of the next row (for resuming).
+#[derive(Debug)]
+pub enum RowReader<R> {
+    Ndjson {
+        reader: R,
+        line: u64,
+        offset: u64,
+        buf: Vec<u8>,
+    },
+    Csv {
+        reader: csv::Reader<R>,
+        header: CsvHeader,
+        base: u64,
+        line_base: u64,
+    },
+}
+
+impl<R: BufRead> RowReader<R> {
+    /// NDJSON from the start of `reader`, which begins at `offset` / line `line + 1`.
+    pub fn ndjson(reader: R, offset: u64, line: u64) -> Self {
+        RowReader::Ndjson {
+            reader,
+            line,
+            offset,
+            buf: Vec::new(),
+        }
+    }
+
+    /// CSV whose first record is the header.
+    pub fn csv(reader: R) -> Result<Self, String> {
+        let mut reader = csv_reader(reader);
+        let mut header = csv::StringRecord::new();
+        match reader.read_record(&mut header) {
+            Ok(true) => {}
+            Ok(false) => return Err("the CSV file is empty (no header)".into()),
+            Err(e) => return Err(format!("the CSV header cannot be read: {e}")),
+        }
+        Ok(RowReader::Csv {
+            header: CsvHeader::parse(&header)?,
+            reader,
+            base: 0,
+            line_base: 0,
+        })
+    }
+
+    /// CSV resumed at `offset` (a row start) and line `line + 1`, with a known header.
+    pub fn csv_from(reader: R, header: CsvHeader, offset: u64, line: u64) -> Self {
+        RowReader::Csv {
+            reader: csv_reader(reader),
+            header,
+            base: offset,
+            line_base: line,
+        }
+    }
+
+    /// The byte offset and line count just after the last row returned.
+    pub fn position(&self) -> (u64, u64) {
+        match self {
+            RowReader::Ndjson { offset, line, .. } => (*offset, *line),
+            RowReader::Csv {
+                reader,
+                base,
+                line_base,
+                ..
+            } => {
+                let p = reader.position();
+                (base + p.byte(), line_base + p.line().saturating_sub(1))
+            }
+        }
+    }
+
+    pub fn csv_header(&self) -> Option<&CsvHeader> {
+        match self {
+            RowReader::Csv { header, .. } => Some(header),
+            RowReader::Ndjson { .. } => None,
+        }
+    }
+}
+
+fn csv_reader<R: std::io::Read>(r: R) -> csv::Reader<R> {
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(r)
+}
+
+impl<R: BufRead> Iterator for RowReader<R> {
+    type Item = Result<Row, std::io::Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            RowReader::Ndjson {
+                reader,
+                line,
+                offset,
+                buf,
+            } => loop {
+                buf.clear();
+                let n = match reader.read_until(b'\n', buf) {
+                    Ok(0) => return None,
+                    Ok(n) => n,
+                    Err(e) => return Some(Err(e)),
+                };
+                *offset += n as u64;
+                *line += 1;
+                let text = buf.trim_ascii();
+                if text.is_empty() {
+                    continue;
+                }
+                let complete = buf.last() == Some(&b'\n');
+                let parsed = serde_json::from_slice::<NewClient>(text).map_err(|e| {
+                    if !complete && e.is_eof() {
+                        "truncated: the last line ends before its JSON does".to_string()
+                    } else {
+                        format!("not a client: {e}")
+                    }
+                });
+                return Some(Ok(Row {
+                    line: *line,
+                    parsed,
+                }));
+            },
+            RowReader::Csv {
+                reader,
+                header,
+                line_base,
+                ..
+            } => {
+                let mut record = csv::StringRecord::new();
+                match reader.read_record(&mut record) {
+                    Ok(false) => None,
+                    Ok(true) => {
+                        let line = *line_base + record.position().map_or(0, |p| p.line());
+                        if record.iter().all(|f| f.trim().is_empty()) {
+                            return self.next();
+                        }
+                        Some(Ok(Row {
+                            line,
+                            parsed: header.row(&record),
+                        }))
+                    }
+                    Err(e) => match e.kind() {
+                        csv::ErrorKind::Io(_) => Some(Err(std::io::Error::other(e.to_string()))),
+                        _ => {
+                            let line = *line_base + e.position().map_or(0, |p| p.line());
+                            Some(Ok(Row {
+                                line,
+                                parsed: Err(format!("not a CSV record: {e}")),
+                            }))
+                        }
+                    },
+                }
+            }
+        }
+    }
+}
+
+/// Counts of an import so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ImportCounts {
+    pub rows: u64,
+    pub created: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+    pub failed: u64,
+}
+
+/// Writes batches of rows; remembers the addresses seen so a repeated address in the
+/// same import is reported instead of silently applied twice.
+pub struct Importer {
+    store: Arc<dyn ClientImport>,
+    clock: Arc<dyn Clock>,
+    seen: HashMap<u64, u64>,
+    pub counts: ImportCounts,
+}
+
+impl std::fmt::Debug for Importer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Importer")
+            .field("counts", &self.counts)
+            .finish_non_exhaustive()
+    }
+}
+
+fn address_key(normalized: &str) -> u64 {
+    let mut h = DefaultHasher::new();
+    normalized.hash(&mut h);
+    h.finish()
+}
+
+/// The client as the row says it should be, or `None` when the row changes nothing.
+fn merge(existing: &Client, row: &Client) -> Option<Client> {
+    let mut next = existing.clone();
+    next.email = row.email.clone();
+    next.first_name = row.first_name.clone();
+    if row.last_name.is_some() {
+        next.last_name = row.last_name.clone();
+    }
+    next.time_zone = row.time_zone;
+    next.consent.email_opt_in = row.consent.email_opt_in;
+    if row.profile != StyleProfile::default() {
+        next.profile = row.profile.clone();
+    }
+    (next != *existing).then_some(next)
+}
+
+impl Importer {
+    pub fn new(store: Arc<dyn ClientImport>, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            store,
+            clock,
+            seen: HashMap::new(),
+            counts: ImportCounts::default(),
+        }
+    }
+
+    /// Imports one batch; returns the rows that failed. `Err` only when the store
+    /// itself fails (nothing of this batch is then reported as done).
+    pub async fn import_batch(&mut self, rows: Vec<Row>) -> Result<Vec<RowError>, StoreError> {
+        let now = self.clock.now();
+        let mut errors = Vec::new();
+        let mut pending: Vec<(u64, Client)> = Vec::with_capacity(rows.len());
+        for row in rows {
+            self.counts.rows += 1;
+            let client = row.parsed.and_then(|new| {
+                new.into_client(UserId::generate(), now)
+                    .map_err(|e| e.to_string())
+            });
+            match client {
+                Err(reason) => errors.push(RowError {
+                    line: row.line,
+                    reason,
+                }),
+                Ok(c) => {
+                    let key = address_key(&c.email.normalized());
+                    if let Some(first) = self.seen.get(&key) {
+                        errors.push(RowError {
+                            line: row.line,
+                            reason: format!("duplicate address: already on line {first}"),
+                        });
+                    } else {
+                        self.seen.insert(key, row.line);
+                        pending.push((row.line, c));
+                    }
+                }
+            }
+        }
+        // A row can lose a race with another writer (the address was created, or the
+        // client changed, between the read and the write): such rows are redone.
+        for _attempt in 0..3 {
+            if pending.is_empty() {
+                break;
+            }
+            let emails: Vec<_> = pending.iter().map(|(_, c)| c.email.clone()).collect();
+            let existing = self.store.get_by_emails(&emails).await?;
+            let mut writes = Vec::new();
+            let mut lines = Vec::new();
+            for ((line, row), found) in pending.drain(..).zip(existing) {
+                match found {
+                    None => {
+                        writes.push(ClientWrite::Insert(row.clone()));
+                        lines.push((line, row, true));
+                    }
+                    Some(current) => match merge(&current, &row) {
+                        None => self.counts.unchanged += 1,
+                        Some(mut next) => {
+                            next.version = current.version + 1;
+                            next.updated_at = now;
+                            writes.push(ClientWrite::Replace {
+                                client: next,
+                                expected_version: current.version,
+                            });
+                            lines.push((line, row, false));
+                        }
+                    },
+                }
+            }
+            let results = self.store.write_batch(writes).await?;
+            for ((line, row, created), result) in lines.into_iter().zip(results) {
+                match result {
+                    Ok(()) if created => self.counts.created += 1,
+                    Ok(()) => self.counts.updated += 1,
+                    Err(
+                        StoreError::Duplicate(_)
+                        | StoreError::VersionConflict { .. }
+                        | StoreError::NotFound,
+                    ) => {
+                        pending.push((line, row));
+                    }
+                    Err(e) => errors.push(RowError {
+                        line,
+                        reason: format!("not stored: {e}"),
+                    }),
+                }
+            }
+        }
+        for (line, _) in pending {
+            errors.push(RowError {
+                line,
+                reason: "kept changing while being imported; try again".into(),
+            });
+        }
+        self.counts.failed += errors.len() as u64;
+        errors.sort_by_key(|e| e.line);
+        Ok(errors)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows<R: BufRead>(r: RowReader<R>) -> Vec<(u64, Result<String, String>)> {
+        r.map(|row| {
+            let row = row.unwrap();
+            (row.line, row.parsed.map(|n| n.email))
+        })
+        .collect()
+    }
+
+    #[test]
+    fn ndjson_rows_carry_their_line_numbers_and_a_truncated_last_line_is_named() {
+        let data = b"{\"email\":\"a@example.com\",\"first_name\":\"A\",\"time_zone\":\"UTC\",\"email_opt_in\":true}\n\n{\"email\": 3}\n{\"email\":\"b@exa";
+        let got = rows(RowReader::ndjson(&data[..], 0, 0));
+        assert_eq!(got[0], (1, Ok("a@example.com".into())));
+        assert_eq!(got[1].0, 3);
+        assert!(got[1].1.as_ref().unwrap_err().starts_with("not a client"));
+        assert_eq!(got[2].0, 4);
+        assert!(
+            got[2].1.as_ref().unwrap_err().starts_with("truncated"),
+            "{:?}",
+            got[2]
+        );
+    }
+
+    #[test]
+    fn csv_rows_are_read_by_header_name() {
+        let data = "email,first_name,time_zone,email_opt_in,preferences\na@example.com,A,UTC,yes,minimal;boho\nb@example.com,B,UTC,maybe,\nc@example.com,C\n\"d@example.com\",\"D\nE\",UTC,0,\n";
+        let mut r = RowReader::csv(data.as_bytes()).unwrap();
+        let first = r.next().unwrap().unwrap();
+        assert_eq!(first.line, 2);
+        let first = first.parsed.unwrap();
+        assert_eq!(first.profile.unwrap().preferences, ["minimal", "boho"]);
+        let second = r.next().unwrap().unwrap();
+        assert_eq!(
+            (second.line, second.parsed.unwrap_err()),
+            (3, "email_opt_in: `maybe` is not true or false".to_string())
+        );
+        let third = r.next().unwrap().unwrap();
+        assert!(third.parsed.unwrap_err().contains("fields"));
+        let fourth = r.next().unwrap().unwrap();
+        assert_eq!(fourth.line, 5);
+        assert_eq!(fourth.parsed.unwrap().first_name, "D\nE");
+        assert!(r.next().is_none());
+    }
+
+    #[test]
+    fn a_bad_csv_header_is_fatal_and_says_why() {
+        assert!(
+            RowReader::csv("email,first_name,tz\n".as_bytes())
+                .unwrap_err()
+                .contains("unknown CSV column `tz`")
+        );
+        assert!(
+            RowReader::csv("email,first_name\n".as_bytes())
+                .unwrap_err()
+                .contains("time_zone")
+        );
+        assert!(RowReader::csv("".as_bytes()).unwrap_err().contains("empty"));
+    }
+
+    #[test]
+    fn positions_allow_resuming_mid_file() {
+        let data = "email,first_name,time_zone,email_opt_in\na@example.com,A,UTC,true\nb@example.com,B,UTC,true\n";
+        let mut r = RowReader::csv(data.as_bytes()).unwrap();
+        r.next().unwrap().unwrap();
+        let (offset, line) = r.position();
+        let header = r.csv_header().unwrap().clone();
+        let rest: Vec<_> = rows(RowReader::csv_from(
+            &data.as_bytes()[offset as usize..],
+            header,
+            offset,
+            line,
+        ));
+        assert_eq!(rest, [(3, Ok("b@example.com".to_string()))]);
+
+        let nd = b"{\"a\":1}\n{\"b\":2}\n";
+        let mut r = RowReader::ndjson(&nd[..], 0, 0);
+        r.next();
+        assert_eq!(r.position(), (8, 1));
+    }
+}

@@ -1,0 +1,75 @@
+//! Counts for the operator's gauges (`/metrics`), read at scrape time. Each is one
+//! query over an index, so a scrape costs no more than a page of the API.
+
+use crate::Store;
+use crate::db::unexpected;
+use engage_core::StoreError;
+use engage_core::email::EmailStatus;
+
+impl Store {
+    /// How many emails are in each status, every status listed (zero when none), so
+    /// a gauge falls back to 0 when its last email moves on.
+    pub async fn emails_by_status(&self) -> Result<Vec<(EmailStatus, u64)>, StoreError> {
+        self.db
+            .read(|c| {
+                let mut s = c
+                    .prepare_cached("SELECT status, COUNT(*) FROM emails GROUP BY status")
+                    .map_err(unexpected)?;
+                let rows = s
+                    .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+                    .map_err(unexpected)?;
+                let mut counts = EmailStatus::ALL.map(|status| (status, 0));
+                for row in rows {
+                    let (status, n) = row.map_err(unexpected)?;
+                    let status = EmailStatus::parse(&status)
+                        .ok_or_else(|| unexpected(format!("unknown email status `{status}`")))?;
+                    if let Some(slot) = counts.iter_mut().find(|(s, _)| *s == status) {
+                        slot.1 = n as u64;
+                    }
+                }
+                Ok(counts.to_vec())
+            })
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Durability;
+    use chrono::{TimeZone, Utc};
+    use engage_core::clock::ManualClock;
+    use std::sync::Arc;
+
+    #[tokio::test]
+    async fn emails_by_status_lists_every_status_with_its_count() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Arc::new(ManualClock::new(
+            Utc.with_ymd_and_hms(2026, 3, 2, 12, 0, 0).unwrap(),
+        ));
+        let store = Store::open(&dir.path().join("engage.db"), Durability::Normal, clock).unwrap();
+        store
+            .db
+            .write(|c| {
+                for (id, status) in [("e1", "sent"), ("e2", "sent"), ("e3", "pending")] {
+                    c.execute(
+                        "INSERT INTO emails (id, user_id, campaign, status, created_at, updated_at, body)
+                         VALUES (?1, 'u1', 'welcome', ?2, '2026-03-02T12:00:00Z', '2026-03-02T12:00:00Z', '{}')",
+                        [id, status],
+                    )
+                    .map_err(unexpected)?;
+                }
+                Ok(())
+            })
+            .await
+            .unwrap();
+
+        let counts = store.emails_by_status().await.unwrap();
+
+        assert_eq!(counts.len(), EmailStatus::ALL.len());
+        let count = |s| counts.iter().find(|(x, _)| *x == s).map(|(_, n)| *n);
+        assert_eq!(count(EmailStatus::Sent), Some(2));
+        assert_eq!(count(EmailStatus::Pending), Some(1));
+        assert_eq!(count(EmailStatus::Failed), Some(0));
+    }
+}
