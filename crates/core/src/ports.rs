@@ -92,6 +92,9 @@ pub struct LedgerContext {
     pub recent_emails: Vec<EmailSummary>,
     pub suppressed: bool,
     pub stats: EmailStats,
+    /// Bumped by every decision committed for this client; a commit names the value
+    /// it read, so two workers deciding on one client cannot both commit.
+    pub ledger_seq: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,12 +117,17 @@ pub struct DecisionCommit {
     /// The client version decided on; the stored one only ever grows.
     pub processed_version: u64,
     pub next_rescore_at: DateTime<Utc>,
+    /// The client's `ledger_seq` when the decision's inputs were read.
+    pub expected_ledger_seq: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CommitResult {
     Committed,
     AlreadyClaimed(Claim),
+    /// Another decision for this client was committed since the inputs were read:
+    /// nothing was written; decide again on fresh state.
+    Stale,
 }
 
 #[derive(Debug, Clone, Default)]

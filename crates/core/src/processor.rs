@@ -64,6 +64,9 @@ pub enum ProcessError {
     SendDeferred(String),
     #[error("no content: {0}")]
     Compose(String),
+    /// Other workers kept deciding on the same client; the message is retried later.
+    #[error("the client's ledger kept changing; will retry")]
+    Contended,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,6 +77,9 @@ pub enum Delivery {
     Cancelled(SkipReason),
     Failed(String),
 }
+
+/// Fresh attempts at a decision whose commit found the client's ledger moved on.
+const MAX_STALE_RETRIES: usize = 5;
 
 /// How long a `pending` email may wait before the scheduler assumes its worker died.
 pub const STRANDED_AFTER: Duration = Duration::minutes(5);
@@ -93,11 +99,22 @@ impl Engine {
 
     #[tracing::instrument(skip_all, fields(event_id = %event.id, event_type = event.event_type.as_str(), user_id = %event.user_id))]
     pub async fn process(&self, event: &Event) -> Result<Outcome, ProcessError> {
+        // A stale commit means another worker decided on this client meanwhile:
+        // decide again on the fresh state (rarely more than once).
+        for _ in 0..MAX_STALE_RETRIES {
+            if let Some(outcome) = self.try_process(event).await? {
+                return Ok(outcome);
+            }
+        }
+        Err(ProcessError::Contended)
+    }
+
+    async fn try_process(&self, event: &Event) -> Result<Option<Outcome>, ProcessError> {
         if let Some(claim) = self.ledger.claim_of(&event.id).await? {
             if let Some(email) = claim.email_id {
                 self.deliver(&email).await?;
             }
-            return Ok(Outcome::Duplicate);
+            return Ok(Some(Outcome::Duplicate));
         }
         let now = self.clock.now();
         let decision_id = DecisionId::for_event(&event.id);
@@ -134,6 +151,8 @@ impl Engine {
                 user_id: event.user_id.clone(),
                 processed_version: event.user_version,
                 next_rescore_at: now,
+                // Deleting a client removes its ledger state, so there is none to race on.
+                expected_ledger_seq: 0,
             };
             return self.finish(event, commit, d).await;
         };
@@ -152,6 +171,7 @@ impl Engine {
                 user_id: client.id.clone(),
                 processed_version,
                 next_rescore_at,
+                expected_ledger_seq: ctx.ledger_seq,
             };
 
         if ctx
@@ -193,10 +213,16 @@ impl Engine {
         if event.event_type == EventType::RescoreDue
             && reason == Some(SkipReason::NoCampaignApplies)
         {
-            self.ledger
-                .commit(commit(None, None, client.version))
-                .await?;
-            return Ok(Outcome::Rescored);
+            return Ok(
+                match self
+                    .ledger
+                    .commit(commit(None, None, client.version))
+                    .await?
+                {
+                    CommitResult::Stale => None,
+                    _ => Some(Outcome::Rescored),
+                },
+            );
         }
 
         let mut d = base(outcome, reason, client.version);
@@ -260,7 +286,7 @@ impl Engine {
         event: &Event,
         commit: DecisionCommit,
         decision: Decision,
-    ) -> Result<Outcome, ProcessError> {
+    ) -> Result<Option<Outcome>, ProcessError> {
         let created = commit.email.as_ref().map(|e| (e.id.clone(), e.status));
         match self.ledger.commit(commit).await? {
             CommitResult::Committed => {
@@ -276,15 +302,16 @@ impl Engine {
                 if let Some(id) = pending {
                     self.deliver(&id).await?;
                 }
-                Ok(Outcome::Decided(Box::new(decision)))
+                Ok(Some(Outcome::Decided(Box::new(decision))))
             }
             // Another delivery of this event won the race; push its email along.
             CommitResult::AlreadyClaimed(claim) => {
                 if let Some(id) = claim.email_id {
                     self.deliver(&id).await?;
                 }
-                Ok(Outcome::Duplicate)
+                Ok(Some(Outcome::Duplicate))
             }
+            CommitResult::Stale => Ok(None),
         }
     }
 

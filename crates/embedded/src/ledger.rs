@@ -16,6 +16,21 @@ use engage_core::ports::{
 use engage_core::score::{EmailStats, ScoreBreakdown};
 use rusqlite::{Connection, OptionalExtension, params};
 
+/// A client's last decided version and ledger sequence (0 before its first decision).
+fn ledger_state(c: &Connection, user: &str) -> Result<(Option<u64>, u64), StoreError> {
+    Ok(
+        c.prepare_cached(
+            "SELECT last_processed_version, ledger_seq FROM scores WHERE user_id = ?1",
+        )
+        .and_then(|mut s| {
+            s.query_row([user], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))
+                .optional()
+        })
+        .map_err(unexpected)?
+        .map_or((None, 0), |(v, seq)| (Some(v as u64), seq as u64)),
+    )
+}
+
 fn claim_of(c: &Connection, event: &str) -> Result<Option<Claim>, StoreError> {
     c.prepare_cached("SELECT decision_id, email_id FROM event_claims WHERE event_id = ?1")
         .and_then(|mut s| {
@@ -94,11 +109,7 @@ impl Ledger for Store {
                     Some(e) => claim_of(c, e.as_str())?,
                     None => None,
                 };
-                let last_processed_version = c
-                    .prepare_cached("SELECT last_processed_version FROM scores WHERE user_id = ?1")
-                    .and_then(|mut s| s.query_row([user.as_str()], |r| r.get::<_, i64>(0)).optional())
-                    .map_err(unexpected)?
-                    .map(|v| v as u64);
+                let (last_processed_version, ledger_seq) = ledger_state(c, user.as_str())?;
                 let mut s = c
                     .prepare_cached(
                         "SELECT campaign, status, created_at FROM emails WHERE user_id = ?1 AND created_at >= ?2 ORDER BY created_at DESC",
@@ -129,6 +140,7 @@ impl Ledger for Store {
                     recent_emails,
                     suppressed,
                     stats: EmailStats { sent_last_90_days: sent },
+                    ledger_seq,
                 })
             })
             .await
@@ -144,10 +156,13 @@ impl Ledger for Store {
         let score_body = commit.score.as_ref().map(to_json).transpose()?;
         self.db
             .write(move |c| {
+                if let Some(existing) = claim_of(c, commit.event_id.as_str())? {
+                    return Ok(CommitResult::AlreadyClaimed(existing));
+                }
+                if ledger_state(c, commit.user_id.as_str())?.1 != commit.expected_ledger_seq {
+                    return Ok(CommitResult::Stale);
+                }
                 if let Some(d) = &commit.decision {
-                    if let Some(existing) = claim_of(c, commit.event_id.as_str())? {
-                        return Ok(CommitResult::AlreadyClaimed(existing));
-                    }
                     c.prepare_cached(
                         "INSERT INTO event_claims (event_id, decision_id, email_id, claimed_at) VALUES (?1, ?2, ?3, ?4)",
                     )
@@ -169,11 +184,12 @@ impl Ledger for Store {
                 }
                 if let Some(s) = &commit.score {
                     c.prepare_cached(
-                        "INSERT INTO scores (user_id, score, tier, last_processed_version, next_rescore_at, body)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                        "INSERT INTO scores (user_id, score, tier, last_processed_version, next_rescore_at, body, ledger_seq)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1)
                          ON CONFLICT (user_id) DO UPDATE SET score = excluded.score, tier = excluded.tier,
                            last_processed_version = max(last_processed_version, excluded.last_processed_version),
-                           next_rescore_at = excluded.next_rescore_at, body = excluded.body",
+                           next_rescore_at = excluded.next_rescore_at, body = excluded.body,
+                           ledger_seq = ledger_seq + 1",
                     )
                     .and_then(|mut st| {
                         st.execute(params![

@@ -109,6 +109,12 @@ ALTER TABLE queue_messages ADD COLUMN source_queue TEXT;
 UPDATE queue_messages SET source_queue = 'email' WHERE queue = 'email-dlq';
 CREATE INDEX queue_dead_letters ON queue_messages (id) WHERE source_queue IS NOT NULL;
 "#,
+    r#"
+-- Optimistic concurrency on a client's ledger: every decision commit bumps it, and a
+-- commit made on a stale read (another worker decided on the same client meanwhile)
+-- is refused and redone on fresh state.
+ALTER TABLE scores ADD COLUMN ledger_seq INTEGER NOT NULL DEFAULT 0;
+"#,
 ];
 
 pub fn migrate(conn: &Connection) -> rusqlite::Result<()> {

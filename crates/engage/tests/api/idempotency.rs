@@ -251,6 +251,7 @@ async fn an_email_stranded_as_pending_by_a_crash_is_sent_by_the_scheduler() {
             user_id: client.id.clone(),
             processed_version: 1,
             next_rescore_at: now + Duration::days(1),
+            expected_ledger_seq: 0,
         })
         .await
         .unwrap();
@@ -268,4 +269,48 @@ async fn an_email_stranded_as_pending_by_a_crash_is_sent_by_the_scheduler() {
     app.tick().await;
     assert_eq!(app.emails(&id).await[0]["status"], "sent");
     assert_eq!(app.outbox_files().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn workers_deciding_on_one_client_at_once_send_one_email_per_trigger() {
+    let app = spawn_app().await;
+    let mut ids = Vec::new();
+    for i in 0..10 {
+        let id = app
+            .create_client(&format!("race{i}@example.com"), "Europe/London", true)
+            .await;
+        for (v, name) in [(1, "Ann"), (2, "Bea"), (3, "Cai")] {
+            let r = app
+                .patch(
+                    &format!("/api/v1/users/{id}"),
+                    &json!({"version": v, "first_name": name}),
+                )
+                .await;
+            assert_eq!(r.status(), 200);
+        }
+        ids.push(id);
+    }
+    app.pipeline.pump_once().await.unwrap();
+    let messages = app
+        .store
+        .receive(EMAIL_QUEUE, 100, QueueSettings::default())
+        .await
+        .unwrap();
+    assert_eq!(messages.len(), 40);
+    // Every event of every client at once, as four workers would take them.
+    let mut tasks = Vec::new();
+    for m in messages {
+        let engine = app.pipeline.engine().clone();
+        let event: Event = serde_json::from_str(&m.body).unwrap();
+        tasks.push(tokio::spawn(async move { engine.process(&event).await }));
+    }
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    for id in &ids {
+        let emails = app.emails(id).await;
+        let welcomes = emails.iter().filter(|e| e["campaign"] == "welcome").count();
+        assert_eq!(welcomes, 1, "{id}: {emails:?}");
+        assert_eq!(app.decisions(id).await.len(), 4, "one decision per event");
+    }
 }
