@@ -12,6 +12,7 @@
 
 mod auth;
 mod error;
+pub mod export;
 pub mod extract;
 pub mod import;
 mod limits;

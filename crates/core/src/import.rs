@@ -9,13 +9,20 @@
 //! Upsert rules: a new address creates a client; a known one takes the row's name,
 //! time zone, opt-in and (when given) profile. A row that changes nothing writes
 //! nothing, so importing the same file twice changes nothing. Import never
-//! re-subscribes an unsubscribed client: that stays an explicit action.
+//! re-subscribes an unsubscribed client: that stays an explicit action. A CSV row may
+//! unsubscribe one (`unsubscribed` = true), so consent survives export and re-import.
+//!
+//! [`csv_record`] is the CSV reader's inverse: the rows `engage export` and
+//! `GET /api/v1/users/export?format=csv` write, importable again as they are (the
+//! store-assigned [`CSV_READ_ONLY_COLUMNS`] are ignored on the way in).
 
 use crate::StoreError;
 use crate::client::{Client, NewClient, StyleProfile};
 use crate::clock::Clock;
 use crate::ids::UserId;
 use crate::ports::{ClientImport, ClientWrite};
+use crate::score::Tier;
+use chrono::SecondsFormat;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -46,6 +53,8 @@ impl Format {
 pub struct Row {
     pub line: u64,
     pub parsed: Result<NewClient, String>,
+    /// The row unsubscribes the client (CSV column `unsubscribed`); never the reverse.
+    pub unsubscribed: bool,
 }
 
 /// A row that was not imported, and why.
@@ -56,7 +65,9 @@ pub struct RowError {
     pub reason: String,
 }
 
-const CSV_COLUMNS: [&str; 11] = [
+/// The CSV columns an import reads, in the order an export writes them. Only `email`,
+/// `first_name`, `time_zone` and `email_opt_in` are required.
+pub const CSV_COLUMNS: [&str; 12] = [
     "email",
     "first_name",
     "last_name",
@@ -68,11 +79,65 @@ const CSV_COLUMNS: [&str; 11] = [
     "shoe_size",
     "budget",
     "fit_notes",
+    "unsubscribed",
 ];
 
-/// Where each known column sits in a CSV file's header.
+/// Columns the store assigns: an export writes them after [`CSV_COLUMNS`], an import
+/// accepts and ignores them (a client is matched by address, never by id).
+pub const CSV_READ_ONLY_COLUMNS: [&str; 6] =
+    ["id", "version", "score", "tier", "created_at", "updated_at"];
+
+/// The header of an exported CSV file: [`CSV_COLUMNS`] then [`CSV_READ_ONLY_COLUMNS`].
+pub fn csv_export_header() -> impl Iterator<Item = &'static str> {
+    CSV_COLUMNS.into_iter().chain(CSV_READ_ONLY_COLUMNS)
+}
+
+fn rfc3339(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+}
+
+/// One client as an exported CSV record, in [`csv_export_header`]'s order; importing it
+/// gives the same name, time zone, consent and profile back. (Preferences are joined
+/// with `;`, so one that itself holds a `;` or `|` comes back split.)
+pub fn csv_record(client: &Client, score: Option<u8>, tier: Option<Tier>) -> Vec<String> {
+    let text = |v: &Option<String>| v.clone().unwrap_or_default();
+    let p = &client.profile;
+    vec![
+        client.email.as_str().to_string(),
+        client.first_name.clone(),
+        text(&client.last_name),
+        client.time_zone.name().to_string(),
+        client.consent.email_opt_in.to_string(),
+        p.preferences.join(";"),
+        text(&p.top_size),
+        text(&p.bottom_size),
+        text(&p.shoe_size),
+        text(&p.budget),
+        text(&p.fit_notes),
+        client.consent.unsubscribed.to_string(),
+        client.id.to_string(),
+        client.version.to_string(),
+        score.map(|s| s.to_string()).unwrap_or_default(),
+        tier.map(|t| t.as_str().to_string()).unwrap_or_default(),
+        rfc3339(client.created_at),
+        rfc3339(client.updated_at),
+    ]
+}
+
+fn parse_bool(column: &str, value: &str) -> Result<bool, String> {
+    match value.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "y" => Ok(true),
+        "false" | "0" | "no" | "n" => Ok(false),
+        other => Err(format!("{column}: `{other}` is not true or false")),
+    }
+}
+
+/// Where each known column sits in a CSV file's header, and how many columns it has.
 #[derive(Debug, Clone)]
-pub struct CsvHeader(Vec<Option<usize>>);
+pub struct CsvHeader {
+    at: Vec<Option<usize>>,
+    width: usize,
+}
 
 impl CsvHeader {
     /// Reads the header record; unknown or missing required columns are fatal.
@@ -83,10 +148,14 @@ impl CsvHeader {
                 .trim()
                 .trim_start_matches('\u{feff}')
                 .to_ascii_lowercase();
+            if CSV_READ_ONLY_COLUMNS.contains(&name.as_str()) {
+                continue;
+            }
             let known = CSV_COLUMNS.iter().position(|c| *c == name).ok_or_else(|| {
                 format!(
-                    "unknown CSV column `{name}`; the columns are {}",
-                    CSV_COLUMNS.join(", ")
+                    "unknown CSV column `{name}`; the columns are {} (and, ignored, {})",
+                    CSV_COLUMNS.join(", "),
+                    CSV_READ_ONLY_COLUMNS.join(", ")
                 )
             })?;
             at[known] = Some(i);
@@ -100,31 +169,36 @@ impl CsvHeader {
                 return Err(format!("the CSV header has no `{required}` column"));
             }
         }
-        Ok(Self(at))
+        Ok(Self {
+            at,
+            width: record.len(),
+        })
     }
 
     fn get<'r>(&self, record: &'r csv::StringRecord, column: &str) -> Option<&'r str> {
         let i = CSV_COLUMNS.iter().position(|c| *c == column)?;
-        self.0[i]
+        self.at[i]
             .and_then(|j| record.get(j))
             .map(str::trim)
             .filter(|s| !s.is_empty())
     }
 
-    fn row(&self, record: &csv::StringRecord) -> Result<NewClient, String> {
-        if record.len() != self.0.iter().flatten().count() {
+    /// The client a record describes, and whether it unsubscribes the client.
+    fn row(&self, record: &csv::StringRecord) -> Result<(NewClient, bool), String> {
+        if record.len() != self.width {
             return Err(format!(
                 "{} fields, the header has {}",
                 record.len(),
-                self.0.iter().flatten().count()
+                self.width
             ));
         }
         let need = |c: &str| self.get(record, c).ok_or_else(|| format!("`{c}` is empty"));
-        let opt_in = match need("email_opt_in")?.to_ascii_lowercase().as_str() {
-            "true" | "1" | "yes" | "y" => true,
-            "false" | "0" | "no" | "n" => false,
-            other => return Err(format!("email_opt_in: `{other}` is not true or false")),
-        };
+        let opt_in = parse_bool("email_opt_in", need("email_opt_in")?)?;
+        let unsubscribed = self
+            .get(record, "unsubscribed")
+            .map(|v| parse_bool("unsubscribed", v))
+            .transpose()?
+            .unwrap_or(false);
         let text = |c: &str| self.get(record, c).map(str::to_string);
         let profile = StyleProfile {
             preferences: self
@@ -152,14 +226,15 @@ impl CsvHeader {
         ]
         .iter()
         .any(|c| self.get(record, c).is_some());
-        Ok(NewClient {
+        let client = NewClient {
             email: need("email")?.to_string(),
             first_name: need("first_name")?.to_string(),
             last_name: text("last_name"),
             time_zone: need("time_zone")?.to_string(),
             email_opt_in: opt_in,
             profile: has_profile.then_some(profile),
-        })
+        };
+        Ok((client, unsubscribed))
     }
 }
 
@@ -283,6 +358,7 @@ impl<R: BufRead> Iterator for RowReader<R> {
                 return Some(Ok(Row {
                     line: *line,
                     parsed,
+                    unsubscribed: false,
                 }));
             },
             RowReader::Csv {
@@ -299,9 +375,14 @@ impl<R: BufRead> Iterator for RowReader<R> {
                         if record.iter().all(|f| f.trim().is_empty()) {
                             return self.next();
                         }
+                        let (parsed, unsubscribed) = match header.row(&record) {
+                            Ok((client, unsubscribed)) => (Ok(client), unsubscribed),
+                            Err(e) => (Err(e), false),
+                        };
                         Some(Ok(Row {
                             line,
-                            parsed: header.row(&record),
+                            parsed,
+                            unsubscribed,
                         }))
                     }
                     Err(e) => match e.kind() {
@@ -311,6 +392,7 @@ impl<R: BufRead> Iterator for RowReader<R> {
                             Some(Ok(Row {
                                 line,
                                 parsed: Err(format!("not a CSV record: {e}")),
+                                unsubscribed: false,
                             }))
                         }
                     },
@@ -367,6 +449,11 @@ fn merge(existing: &Client, row: &Client) -> Option<Client> {
     if row.profile != StyleProfile::default() {
         next.profile = row.profile.clone();
     }
+    // Unsubscribing is honoured; re-subscribing never is (that is an explicit action).
+    if row.consent.unsubscribed && !next.consent.unsubscribed {
+        next.consent.unsubscribed = true;
+        next.consent.unsubscribed_at = row.consent.unsubscribed_at;
+    }
     (next != *existing).then_some(next)
 }
 
@@ -388,9 +475,16 @@ impl Importer {
         let mut pending: Vec<(u64, Client)> = Vec::with_capacity(rows.len());
         for row in rows {
             self.counts.rows += 1;
+            let unsubscribed = row.unsubscribed;
             let client = row.parsed.and_then(|new| {
-                new.into_client(UserId::generate(), now)
-                    .map_err(|e| e.to_string())
+                let mut c = new
+                    .into_client(UserId::generate(), now)
+                    .map_err(|e| e.to_string())?;
+                if unsubscribed {
+                    c.consent.unsubscribed = true;
+                    c.consent.unsubscribed_at = Some(now);
+                }
+                Ok(c)
             });
             match client {
                 Err(reason) => errors.push(RowError {
@@ -533,6 +627,144 @@ mod tests {
                 .contains("time_zone")
         );
         assert!(RowReader::csv("".as_bytes()).unwrap_err().contains("empty"));
+    }
+
+    fn exported(client: &Client) -> String {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.write_record(csv_export_header()).unwrap();
+        w.write_record(csv_record(client, Some(71), Some(Tier::Engaged)))
+            .unwrap();
+        String::from_utf8(w.into_inner().unwrap()).unwrap()
+    }
+
+    fn zoe(now: chrono::DateTime<chrono::Utc>) -> Client {
+        NewClient {
+            email: "zoe.garcia@example.com".into(),
+            first_name: "Zoë".into(),
+            last_name: Some("García, \"Zo\"".into()),
+            time_zone: "Europe/Paris".into(),
+            email_opt_in: true,
+            profile: Some(StyleProfile {
+                preferences: vec!["minimal".into(), "boho".into()],
+                top_size: Some("M".into()),
+                fit_notes: Some("relaxed fits;\nno wool".into()),
+                ..StyleProfile::default()
+            }),
+        }
+        .into_client(UserId::from_string("usr_1"), now)
+        .unwrap()
+    }
+
+    #[test]
+    fn an_exported_csv_record_imports_as_the_same_client() {
+        let now = chrono::Utc::now();
+        let mut client = zoe(now);
+        client.consent.unsubscribed = true;
+        let text = exported(&client);
+        assert!(text.starts_with("email,first_name,"), "{text}");
+        let mut rows = RowReader::csv(text.as_bytes()).unwrap();
+        let row = rows.next().unwrap().unwrap();
+        assert!(rows.next().is_none());
+        assert!(row.unsubscribed);
+        let back = row
+            .parsed
+            .unwrap()
+            .into_client(UserId::from_string("usr_2"), now)
+            .unwrap();
+        assert_eq!(
+            (
+                &back.email,
+                &back.first_name,
+                &back.last_name,
+                back.time_zone
+            ),
+            (
+                &client.email,
+                &client.first_name,
+                &client.last_name,
+                client.time_zone
+            )
+        );
+        assert_eq!(back.profile, client.profile);
+        assert_eq!(back.consent.email_opt_in, client.consent.email_opt_in);
+    }
+
+    /// Clients by normalized address, for the importer's tests.
+    #[derive(Default)]
+    struct Memory(std::sync::Mutex<HashMap<String, Client>>);
+
+    #[async_trait::async_trait]
+    impl ClientImport for Memory {
+        async fn get_by_emails(
+            &self,
+            emails: &[crate::client::EmailAddress],
+        ) -> Result<Vec<Option<Client>>, StoreError> {
+            let m = self.0.lock().unwrap();
+            Ok(emails
+                .iter()
+                .map(|e| m.get(&e.normalized()).cloned())
+                .collect())
+        }
+        async fn write_batch(
+            &self,
+            writes: Vec<ClientWrite>,
+        ) -> Result<Vec<Result<(), StoreError>>, StoreError> {
+            let mut m = self.0.lock().unwrap();
+            Ok(writes
+                .into_iter()
+                .map(|w| {
+                    let c = match w {
+                        ClientWrite::Insert(c) | ClientWrite::Replace { client: c, .. } => c,
+                    };
+                    m.insert(c.email.normalized(), c);
+                    Ok(())
+                })
+                .collect())
+        }
+    }
+
+    #[tokio::test]
+    async fn an_unsubscribed_column_unsubscribes_but_never_resubscribes() {
+        let now = chrono::Utc::now();
+        let store = Arc::new(Memory::default());
+        let mut importer =
+            Importer::new(store.clone(), Arc::new(crate::clock::ManualClock::new(now)));
+        let read = |csv: &str| -> Vec<Row> {
+            RowReader::csv(csv.as_bytes())
+                .unwrap()
+                .map(Result::unwrap)
+                .collect()
+        };
+        let header = "email,first_name,time_zone,email_opt_in,unsubscribed,id,score\n";
+        let first = format!(
+            "{header}a@example.com,A,UTC,true,true,usr_x,12\nb@example.com,B,UTC,true,,usr_y,\nc@example.com,C,UTC,true,false,,\n"
+        );
+        assert!(
+            importer
+                .import_batch(read(&first))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let consent = |e: &str| store.0.lock().unwrap()[e].consent.clone();
+        assert!(consent("a@example.com").unsubscribed);
+        assert_eq!(consent("a@example.com").unsubscribed_at, Some(now));
+        assert!(!consent("b@example.com").unsubscribed);
+
+        let mut importer =
+            Importer::new(store.clone(), Arc::new(crate::clock::ManualClock::new(now)));
+        let second = format!(
+            "{header}a@example.com,A,UTC,true,false,usr_x,12\nb@example.com,B,UTC,true,yes,,\nc@example.com,C,UTC,true,maybe,,\n"
+        );
+        let errors = importer.import_batch(read(&second)).await.unwrap();
+        assert_eq!(errors.len(), 1);
+        assert_eq!(
+            errors[0].reason,
+            "unsubscribed: `maybe` is not true or false"
+        );
+        assert!(consent("a@example.com").unsubscribed, "never re-subscribed");
+        assert!(consent("b@example.com").unsubscribed);
+        assert_eq!((importer.counts.updated, importer.counts.unchanged), (1, 1));
     }
 
     #[test]

@@ -43,6 +43,8 @@ pub trait ClientStore: Send + Sync {
     /// `Duplicate` when the address is taken.
     async fn insert(&self, client: Client) -> Result<(), StoreError>;
     async fn get(&self, id: &UserId) -> Result<Option<Client>, StoreError>;
+    /// The client with its last stored score and tier, in one read (the API's `GET`).
+    async fn get_with_score(&self, id: &UserId) -> Result<Option<ClientWithScore>, StoreError>;
     /// Replaces the client if its stored version is `expected_version`; `client.version`
     /// must be `expected_version + 1`.
     async fn replace(&self, client: Client, expected_version: u64) -> Result<(), StoreError>;

@@ -133,6 +133,32 @@ impl ClientStore for Store {
         self.db.read(move |c| get_client(c, &id)).await
     }
 
+    async fn get_with_score(&self, id: &UserId) -> Result<Option<ClientWithScore>, StoreError> {
+        let id = id.clone();
+        self.db
+            .read(move |c| {
+                c.prepare_cached(
+                    "SELECT u.body, s.score, s.tier FROM users u LEFT JOIN scores s ON s.user_id = u.id WHERE u.id = ?1",
+                )
+                .and_then(|mut s| {
+                    s.query_row([id.as_str()], |r| {
+                        Ok((r.get::<_, String>(0)?, r.get::<_, Option<i64>>(1)?, r.get::<_, Option<String>>(2)?))
+                    })
+                    .optional()
+                })
+                .map_err(unexpected)?
+                .map(|(body, score, tier)| {
+                    Ok(ClientWithScore {
+                        client: from_json(&body)?,
+                        score: score.map(|s| s as u8),
+                        tier: tier.as_deref().and_then(Tier::parse),
+                    })
+                })
+                .transpose()
+            })
+            .await
+    }
+
     async fn replace(&self, client: Client, expected_version: u64) -> Result<(), StoreError> {
         let body = to_json(&client)?;
         self.db

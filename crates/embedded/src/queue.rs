@@ -59,6 +59,15 @@ pub struct QueueDepth {
     pub delayed: u64,
 }
 
+/// The message id a receipt handle carries (`{id}.{random}`), so deleting or
+/// releasing by receipt is a primary-key lookup, not a scan of the queue.
+fn message_id(receipt: &str) -> i64 {
+    receipt
+        .split_once('.')
+        .and_then(|(id, _)| id.parse().ok())
+        .unwrap_or(-1)
+}
+
 /// Which queues an event goes to: the topic's subscriptions and their filters. The
 /// email processor wants every event type; a future consumer adds a line here.
 fn subscribers(_event: &Event) -> [&'static str; 1] {
@@ -157,9 +166,9 @@ impl Store {
                     c.prepare_cached(
                         "UPDATE queue_messages SET receive_count = receive_count + 1, visible_at = ?2, receipt = ?3 WHERE id = ?1",
                     )
-                    .and_then(|mut s| s.execute(params![id, hidden_until, receipt]))
+                    .and_then(|mut s| s.execute(params![id, hidden_until, format!("{id}.{receipt}")]))
                     .map_err(unexpected)?;
-                    out.push(Received { id, receipt, body, receive_count: count + 1 });
+                    out.push(Received { id, receipt: format!("{id}.{receipt}"), body, receive_count: count + 1 });
                 }
                 Ok(out)
             })
@@ -171,8 +180,8 @@ impl Store {
         let receipt = receipt.to_string();
         self.db
             .write(move |c| {
-                c.prepare_cached("DELETE FROM queue_messages WHERE receipt = ?1")
-                    .and_then(|mut s| s.execute([receipt]))
+                c.prepare_cached("DELETE FROM queue_messages WHERE id = ?1 AND receipt = ?2")
+                    .and_then(|mut s| s.execute(params![message_id(&receipt), receipt]))
                     .map(|n| n > 0)
                     .map_err(unexpected)
             })
@@ -193,8 +202,8 @@ impl Store {
         );
         self.db
             .write(move |c| {
-                c.prepare_cached("UPDATE queue_messages SET visible_at = ?2, last_error = ?3, receipt = NULL WHERE receipt = ?1")
-                    .and_then(|mut s| s.execute(params![receipt, visible, error]))
+                c.prepare_cached("UPDATE queue_messages SET visible_at = ?2, last_error = ?3, receipt = NULL WHERE id = ?4 AND receipt = ?1")
+                    .and_then(|mut s| s.execute(params![receipt, visible, error, message_id(&receipt)]))
                     .map(|n| n > 0)
                     .map_err(unexpected)
             })

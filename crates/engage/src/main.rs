@@ -58,6 +58,20 @@ enum Command {
         #[command(flatten)]
         args: engage::cli::replay::ReplayArgs,
     },
+    /// Export clients or emails as NDJSON or CSV, to stdout or a file.
+    Export {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        args: engage::cli::export::ExportArgs,
+    },
+    /// Load synthetic demo clients (the same --seed gives the same clients).
+    Demo {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        args: engage::cli::demo::DemoArgs,
+    },
 }
 
 impl Common {
@@ -143,6 +157,32 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Replay { common, args } => {
             engage::cli::replay::run(common.config()?, &args, &mut std::io::stdout()).await
+        }
+        Command::Export { common, args } => {
+            let store = engage::cli::open_store(&common.config()?)?;
+            let started = std::time::Instant::now();
+            let n = engage::cli::export::run(store, &args).await?;
+            let to = args
+                .output
+                .as_ref()
+                .map_or("stdout".into(), |p| p.display().to_string());
+            let secs = started.elapsed().as_secs_f64();
+            eprintln!(
+                "engage: exported {n} {} to {to} ({secs:.1} s)",
+                args.what.as_str()
+            );
+            Ok(())
+        }
+        Command::Demo { common, args } => {
+            let store = engage::cli::open_store(&common.config()?)?;
+            let started = std::time::Instant::now();
+            let r = engage::cli::demo::run(store, &args).await?;
+            let secs = started.elapsed().as_secs_f64();
+            eprintln!(
+                "engage: loaded {} demo clients (seed {}; {} opted in, {} unsubscribed; {} already there) in {secs:.1} s; `engage serve` decides on them through the change stream",
+                r.created, args.seed, r.opted_in, r.unsubscribed, r.already_present
+            );
+            Ok(())
         }
     }
 }

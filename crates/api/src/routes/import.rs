@@ -82,10 +82,11 @@ fn format_of(params: &ImportParams, headers: &HeaderMap) -> Result<Format, ApiEr
 ///
 /// NDJSON: one `NewClient` object per line. CSV: a header line naming the columns
 /// `email, first_name, last_name, time_zone, email_opt_in, preferences` (`;`-separated),
-/// `top_size, bottom_size, shoe_size, budget, fit_notes`. A known address takes the
-/// row's values; a row that changes nothing writes nothing, so importing a file
-/// twice changes nothing. A repeated address within one import is reported. Import
-/// never re-subscribes a client who unsubscribed.
+/// `top_size, bottom_size, shoe_size, budget, fit_notes, unsubscribed`; the columns an
+/// export adds (`id, version, score, tier, created_at, updated_at`) are ignored. A known
+/// address takes the row's values; a row that changes nothing writes nothing, so
+/// importing a file twice changes nothing. A repeated address within one import is
+/// reported. `unsubscribed` = true unsubscribes; import never re-subscribes a client.
 #[utoipa::path(
     post,
     path = "/users/import",

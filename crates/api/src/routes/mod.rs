@@ -4,6 +4,7 @@
 
 pub mod consent;
 pub mod emails;
+pub mod export;
 pub mod health;
 pub mod import;
 pub mod operations;
@@ -19,6 +20,7 @@ use utoipa_axum::router::OpenApiRouter;
 pub(crate) fn v1() -> OpenApiRouter<Shared> {
     OpenApiRouter::new()
         .merge(import::router())
+        .merge(export::router())
         .merge(users::router())
         .merge(consent::router())
         .merge(emails::router())

@@ -176,8 +176,18 @@ async fn get_user(
     State(state): State<Shared>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let client = state.clients.get(&UserId::from_string(id)).await?;
-    client_response(StatusCode::OK, view(&state, client).await?)
+    let found = state
+        .clients
+        .store
+        .get_with_score(&UserId::from_string(id))
+        .await?
+        .ok_or(engage_core::DomainError::NotFound)?;
+    let view = ClientView {
+        client: found.client,
+        score: found.score,
+        tier: found.tier,
+    };
+    client_response(StatusCode::OK, view)
 }
 
 /// Change a client.

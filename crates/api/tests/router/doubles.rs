@@ -40,6 +40,9 @@ impl ClientStore for BrokenStore {
     async fn insert(&self, _: Client) -> Result<(), StoreError> {
         Err(broken())
     }
+    async fn get_with_score(&self, _: &UserId) -> Result<Option<ClientWithScore>, StoreError> {
+        Err(broken())
+    }
     async fn get(&self, _: &UserId) -> Result<Option<Client>, StoreError> {
         Err(broken())
     }

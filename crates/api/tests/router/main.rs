@@ -7,6 +7,7 @@
 mod auth_and_errors;
 mod docs_and_health;
 mod doubles;
+mod export;
 mod helpers;
 mod lists;
 mod operations;

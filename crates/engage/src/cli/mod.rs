@@ -1,7 +1,9 @@
 //! The operator's commands, one module each. `main.rs` parses the command line and
 //! calls `run` of the chosen one.
 
+pub mod demo;
 pub mod dlq;
+pub mod export;
 pub mod import;
 pub mod replay;
 
