@@ -7,7 +7,7 @@ SHELL := /bin/bash
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/engage/target
 CARGO ?= cargo
 
-.PHONY: run build test lint fmt check-tools clean-data
+.PHONY: run build test bench lint fmt check-tools clean-data
 
 ## Build and start engage on its embedded defaults (127.0.0.1:8080, ./data).
 run:
@@ -20,6 +20,13 @@ build:
 ## Format check, lints, then every test.
 test: check-tools lint
 	scripts/test-summary.sh $(CARGO) test --workspace --all-targets --no-fail-fast
+
+## Benchmark the embedded pipeline (BENCH_CLIENTS, default 1,000,000); writes docs/benchmarks.md.
+BENCH_CLIENTS ?= 1000000
+bench:
+	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+	$(CARGO) build --release -p engage --bin engage --example bench
+	$(CARGO_TARGET_DIR)/release/examples/bench --clients $(BENCH_CLIENTS) --out docs/benchmarks.md
 
 lint:
 	$(CARGO) fmt --all --check

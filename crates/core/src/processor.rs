@@ -154,7 +154,7 @@ impl Engine {
                 // Deleting a client removes its ledger state, so there is none to race on.
                 expected_ledger_seq: 0,
             };
-            return self.finish(event, commit, d).await;
+            return self.finish(event, commit, d, None).await;
         };
         let ctx = self
             .ledger
@@ -187,7 +187,7 @@ impl Engine {
             d.tier = Some(breakdown.tier);
             let last = ctx.last_processed_version.unwrap_or_default();
             return self
-                .finish(event, commit(Some(d.clone()), None, last), d)
+                .finish(event, commit(Some(d.clone()), None, last), d, None)
                 .await;
         }
 
@@ -277,17 +277,25 @@ impl Engine {
             }
             _ => None,
         };
-        self.finish(event, commit(Some(d.clone()), email, client.version), d)
-            .await
+        self.finish(
+            event,
+            commit(Some(d.clone()), email, client.version),
+            d,
+            Some((&client, ctx.suppressed)),
+        )
+        .await
     }
 
+    /// Commits a decision; a new `pending` email is then sent with the client and
+    /// suppression state the decision read (`sender`), without reading them again.
     async fn finish(
         &self,
         event: &Event,
         commit: DecisionCommit,
         decision: Decision,
+        sender: Option<(&Client, bool)>,
     ) -> Result<Option<Outcome>, ProcessError> {
-        let created = commit.email.as_ref().map(|e| (e.id.clone(), e.status));
+        let created = commit.email.as_ref().map(|e| (e.clone(), e.status));
         match self.ledger.commit(commit).await? {
             CommitResult::Committed => {
                 let (outcome, reason) = decision_labels(&decision);
@@ -295,12 +303,19 @@ impl Engine {
                     .increment(1);
                 let lag = (self.clock.now() - event.at).to_std().unwrap_or_default();
                 metrics::histogram!("engage_pipeline_lag_seconds").record(lag.as_secs_f64());
-                let pending = created.and_then(|(id, status)| {
+                let pending = created.and_then(|(email, status)| {
                     email_entered(status);
-                    (status == EmailStatus::Pending).then_some(id)
+                    (status == EmailStatus::Pending).then_some(email)
                 });
-                if let Some(id) = pending {
-                    self.deliver(&id).await?;
+                if let Some(email) = pending {
+                    match sender {
+                        Some((client, suppressed)) => {
+                            self.deliver_loaded(email, Some(client), suppressed).await?;
+                        }
+                        None => {
+                            self.deliver(&email.id).await?;
+                        }
+                    }
                 }
                 Ok(Some(Outcome::Decided(Box::new(decision))))
             }
@@ -367,12 +382,32 @@ impl Engine {
         }
         let now = self.clock.now();
         let client = self.clients.get(&email.user_id).await?;
-        let block = match &client {
-            None => Some(SkipReason::ClientDeleted),
+        let suppressed = match &client {
+            None => false,
             Some(c) => {
-                let ctx = self.ledger.context(&c.id, &c.email, None, now).await?;
-                consent_block(c, ctx.suppressed)
+                self.ledger
+                    .context(&c.id, &c.email, None, now)
+                    .await?
+                    .suppressed
             }
+        };
+        self.deliver_loaded(email, client.as_ref(), suppressed)
+            .await
+    }
+
+    /// [`Engine::deliver`] for an email whose client and suppression state are known
+    /// (just read by the decision that created it), saving the reads.
+    async fn deliver_loaded(
+        &self,
+        email: Email,
+        client: Option<&Client>,
+        suppressed: bool,
+    ) -> Result<Delivery, ProcessError> {
+        let id = &email.id.clone();
+        let now = self.clock.now();
+        let block = match client {
+            None => Some(SkipReason::ClientDeleted),
+            Some(c) => consent_block(c, suppressed),
         };
         if let Some(reason) = block {
             let change = StatusChange {

@@ -135,10 +135,6 @@ fn start_server(bin: &Path, data: &Path, addr: &str) -> anyhow::Result<Server> {
         .env("ENGAGE_ADMIN_TOKEN", TOKEN)
         .env("RUST_LOG", "warn")
         .env("ENGAGE_PIPELINE__SCHEDULER_INTERVAL_SECS", "3600")
-        .env(
-            "ENGAGE_PIPELINE__WORKERS",
-            std::env::var("BENCH_WORKERS").unwrap_or_else(|_| "4".into()),
-        )
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()?;
@@ -293,7 +289,7 @@ async fn main() -> anyhow::Result<()> {
             e1 - e0
         ),
         "≥ 10,000 changes/s".into(),
-        "`engage serve` (4 workers) draining the import's change backlog; decisions counted in SQLite".into(),
+        "`engage serve` (16 workers) draining the import's change backlog; decisions counted in SQLite".into(),
     ]);
     drop(server);
 

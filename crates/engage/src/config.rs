@@ -41,7 +41,7 @@ impl Default for PipelineConfig {
     fn default() -> Self {
         Self {
             autostart: true,
-            workers: 4,
+            workers: 16,
             visibility_timeout_secs: 60,
             max_receives: 5,
             scheduler_interval_secs: 60,
