@@ -60,21 +60,31 @@ pub(crate) fn get_client(c: &Connection, id: &UserId) -> Result<Option<Client>, 
         .transpose()
 }
 
+/// Runs `sql` with the `users` row's columns as ?1–?6 (id, the normalised address
+/// and names, version, JSON body).
+fn write_row(c: &Connection, sql: &str, client: &Client, body: &str) -> Result<(), StoreError> {
+    c.prepare_cached(sql)
+        .and_then(|mut s| {
+            s.execute(params![
+                client.id.as_str(),
+                client.email.normalized(),
+                norm(&client.first_name),
+                client.last_name.as_deref().map(norm),
+                client.version as i64,
+                body
+            ])
+        })
+        .map_err(map_constraint)?;
+    Ok(())
+}
+
 fn insert_in(c: &Connection, client: &Client, body: &str) -> Result<(), StoreError> {
-    c.prepare_cached(
+    write_row(
+        c,
         "INSERT INTO users (id, email_norm, first_norm, last_norm, version, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )
-    .and_then(|mut s| {
-        s.execute(params![
-            client.id.as_str(),
-            client.email.normalized(),
-            norm(&client.first_name),
-            client.last_name.as_deref().map(norm),
-            client.version as i64,
-            body
-        ])
-    })
-    .map_err(map_constraint)?;
+        client,
+        body,
+    )?;
     append_change(
         c,
         &client.id,
@@ -95,20 +105,12 @@ fn replace_in(
     if stored != expected_version {
         return Err(StoreError::VersionConflict { current: stored });
     }
-    c.prepare_cached(
+    write_row(
+        c,
         "UPDATE users SET email_norm = ?2, first_norm = ?3, last_norm = ?4, version = ?5, body = ?6 WHERE id = ?1",
-    )
-    .and_then(|mut s| {
-        s.execute(params![
-            client.id.as_str(),
-            client.email.normalized(),
-            norm(&client.first_name),
-            client.last_name.as_deref().map(norm),
-            client.version as i64,
-            body
-        ])
-    })
-    .map_err(map_constraint)?;
+        client,
+        body,
+    )?;
     append_change(
         c,
         &client.id,

@@ -115,6 +115,11 @@ CREATE INDEX queue_dead_letters ON queue_messages (id) WHERE source_queue IS NOT
 -- is refused and redone on fresh state.
 ALTER TABLE scores ADD COLUMN ledger_seq INTEGER NOT NULL DEFAULT 0;
 "#,
+    r#"
+-- Lists of emails filtered by status come newest first: without this index every
+-- page sorted all the matching emails.
+CREATE INDEX emails_by_status_created ON emails (status, created_at, id);
+"#,
 ];
 
 pub fn migrate(conn: &Connection) -> rusqlite::Result<()> {

@@ -2,39 +2,16 @@
 //! dead-letter queue after the maximum receives, keeps its last error, and comes back
 //! to its queue with a fresh count when redriven; replay rewinds the change stream.
 
-use chrono::{Duration, TimeZone, Utc};
+use chrono::{Duration, Utc};
 use engage_core::StoreError;
 use engage_core::client::NewClient;
-use engage_core::clock::{Clock, ManualClock};
+use engage_core::clock::Clock;
 use engage_core::ids::UserId;
 use engage_core::ports::{ClientStore, DeadLetters, StreamReplay};
 use engage_embedded::queue::{EMAIL_DLQ, EMAIL_QUEUE, QueueSettings};
-use engage_embedded::{Durability, Store};
-use std::sync::Arc;
 
-struct Fixture {
-    _dir: tempfile::TempDir,
-    store: Store,
-    clock: Arc<ManualClock>,
-}
-
-fn fixture() -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
-    let clock = Arc::new(ManualClock::new(
-        Utc.with_ymd_and_hms(2026, 3, 2, 12, 0, 0).unwrap(),
-    ));
-    let store = Store::open(
-        &dir.path().join("engage.db"),
-        Durability::Normal,
-        clock.clone(),
-    )
-    .unwrap();
-    Fixture {
-        _dir: dir,
-        store,
-        clock,
-    }
-}
+mod common;
+use common::{Fixture, fixture};
 
 const SETTINGS: QueueSettings = QueueSettings {
     visibility: std::time::Duration::from_secs(10),

@@ -1,39 +1,16 @@
 //! The embedded store against real SQLite files: client writes and their change
 //! records, optimistic concurrency, group commit isolation, queue semantics.
 
-use chrono::{Duration, TimeZone, Utc};
+use chrono::{Duration, Utc};
 use engage_core::StoreError;
 use engage_core::client::NewClient;
-use engage_core::clock::{Clock, ManualClock};
+use engage_core::clock::Clock;
 use engage_core::ids::UserId;
 use engage_core::ports::{ClientQuery, ClientStore};
 use engage_embedded::queue::{EMAIL_DLQ, EMAIL_QUEUE, QueueSettings};
-use engage_embedded::{Durability, Store};
-use std::sync::Arc;
 
-struct Fixture {
-    _dir: tempfile::TempDir,
-    store: Store,
-    clock: Arc<ManualClock>,
-}
-
-fn fixture() -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
-    let clock = Arc::new(ManualClock::new(
-        Utc.with_ymd_and_hms(2026, 3, 2, 12, 0, 0).unwrap(),
-    ));
-    let store = Store::open(
-        &dir.path().join("engage.db"),
-        Durability::Normal,
-        clock.clone(),
-    )
-    .unwrap();
-    Fixture {
-        _dir: dir,
-        store,
-        clock,
-    }
-}
+mod common;
+use common::fixture;
 
 fn client(email: &str, first: &str, now: chrono::DateTime<Utc>) -> engage_core::client::Client {
     NewClient {
