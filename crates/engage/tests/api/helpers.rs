@@ -191,6 +191,20 @@ impl TestApp {
             .expect("the pipeline runs");
     }
 
+    /// Publishes the pending changes and receives up to `max` messages, as a worker
+    /// would, without processing or acknowledging them.
+    pub async fn take_messages(&self, max: u32) -> Vec<engage_embedded::queue::Received> {
+        self.pipeline.pump_once().await.unwrap();
+        self.store
+            .receive(
+                engage_embedded::queue::EMAIL_QUEUE,
+                max,
+                engage_embedded::queue::QueueSettings::default(),
+            )
+            .await
+            .unwrap()
+    }
+
     /// One scheduler step, then settle what it published.
     pub async fn tick(&self) {
         self.pipeline

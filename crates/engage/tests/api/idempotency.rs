@@ -3,7 +3,7 @@
 use crate::helpers::*;
 use chrono::Duration;
 use engage_core::change::Event;
-use engage_embedded::queue::{EMAIL_QUEUE, QueueSettings};
+use engage_embedded::queue::EMAIL_QUEUE;
 use serde_json::json;
 
 #[tokio::test]
@@ -58,12 +58,7 @@ async fn changes_delivered_out_of_order_decide_on_the_current_state() {
         )
         .await;
     assert_eq!(r.status(), 200);
-    app.pipeline.pump_once().await.unwrap();
-    let mut messages = app
-        .store
-        .receive(EMAIL_QUEUE, 10, QueueSettings::default())
-        .await
-        .unwrap();
+    let mut messages = app.take_messages(10).await;
     assert_eq!(messages.len(), 2);
     let versions: Vec<u64> = messages
         .iter()
@@ -113,12 +108,7 @@ async fn a_message_received_but_never_acknowledged_is_processed_once_after_a_res
     let id = app
         .create_client("crash@example.com", "Europe/London", true)
         .await;
-    app.pipeline.pump_once().await.unwrap();
-    let taken = app
-        .store
-        .receive(EMAIL_QUEUE, 10, QueueSettings::default())
-        .await
-        .unwrap();
+    let taken = app.take_messages(10).await;
     assert_eq!(taken.len(), 1);
 
     // The process dies holding the message.
@@ -142,12 +132,7 @@ async fn a_message_processed_but_not_acknowledged_is_not_sent_again_after_a_rest
     let id = app
         .create_client("twice@example.com", "Europe/London", true)
         .await;
-    app.pipeline.pump_once().await.unwrap();
-    let taken = app
-        .store
-        .receive(EMAIL_QUEUE, 10, QueueSettings::default())
-        .await
-        .unwrap();
+    let taken = app.take_messages(10).await;
     let event: Event = serde_json::from_str(&taken[0].body).unwrap();
     app.pipeline.engine().process(&event).await.unwrap();
     assert_eq!(app.emails(&id).await[0]["status"], "sent");
@@ -178,12 +163,7 @@ async fn an_email_stranded_as_pending_by_a_crash_is_sent_by_the_scheduler() {
     let id = app
         .create_client("stranded@example.com", "Europe/London", true)
         .await;
-    app.pipeline.pump_once().await.unwrap();
-    let taken = app
-        .store
-        .receive(EMAIL_QUEUE, 10, QueueSettings::default())
-        .await
-        .unwrap();
+    let taken = app.take_messages(10).await;
     let event: Event = serde_json::from_str(&taken[0].body).unwrap();
     // Record the decision and the pending email as the processor would, then "crash"
     // before the send: done here by committing through the engine with a sender that
@@ -290,12 +270,7 @@ async fn workers_deciding_on_one_client_at_once_send_one_email_per_trigger() {
         }
         ids.push(id);
     }
-    app.pipeline.pump_once().await.unwrap();
-    let messages = app
-        .store
-        .receive(EMAIL_QUEUE, 100, QueueSettings::default())
-        .await
-        .unwrap();
+    let messages = app.take_messages(100).await;
     assert_eq!(messages.len(), 40);
     // Every event of every client at once, as four workers would take them.
     let mut tasks = Vec::new();
