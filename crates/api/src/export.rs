@@ -41,8 +41,7 @@ enum Source {
     },
 }
 
-/// An export under way: each [`Export::next_chunk`] reads a page (under a status
-/// filter, as many as it takes to find a match) and encodes it.
+/// An export under way: each [`Export::next_chunk`] reads a page and encodes it.
 pub struct Export {
     source: Source,
     format: Format,
@@ -152,16 +151,15 @@ impl Export {
             w.write_record(header).map_err(encoding_failed)?;
             w.flush().map_err(encoding_failed)?;
         }
-        // A page can hold nothing that passes the status filter; go on to one that does.
-        while self.read_page(&mut out).await? == 0 && !self.done {}
+        self.read_page(&mut out).await?;
         if out.is_empty() && !first {
             return Ok(None);
         }
         Ok(Some(out))
     }
 
-    /// Reads the next page and appends it, encoded, to `out`; returns how many items.
-    async fn read_page(&mut self, out: &mut Vec<u8>) -> Result<usize, StoreError> {
+    /// Reads the next page and appends it, encoded, to `out`.
+    async fn read_page(&mut self, out: &mut Vec<u8>) -> Result<(), StoreError> {
         let cursor = self.cursor.take();
         let (count, next) = match &self.source {
             Source::Clients(store) => {
@@ -191,22 +189,15 @@ impl Export {
                 status,
                 campaign,
             } => {
-                // The status is filtered here, not by the store: the store's status
-                // index does not hold the list order, so a status-filtered page would
-                // sort every remaining match, each page again (quadratic over a big
-                // ledger); scanning in list order and skipping is linear.
-                let mut page = ledger
+                let page = ledger
                     .list_emails(&EmailQuery {
                         user_id: None,
-                        status: None,
+                        status: *status,
                         campaign: campaign.clone(),
                         cursor,
                         limit: PAGE_SIZE,
                     })
                     .await?;
-                if let Some(s) = status {
-                    page.items.retain(|e| e.status == *s);
-                }
                 encode(out, self.format, &page.items, email_record)?;
                 (page.items.len(), page.next_cursor)
             }
@@ -214,7 +205,7 @@ impl Export {
         self.items += count as u64;
         self.cursor = next;
         self.done = self.cursor.is_none();
-        Ok(count)
+        Ok(())
     }
 
     /// The chunks as a stream, for a response body. A failure after the first chunk
