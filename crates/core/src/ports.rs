@@ -43,6 +43,15 @@ pub trait ClientStore: Send + Sync {
     /// `Duplicate` when the address is taken.
     async fn insert(&self, client: Client) -> Result<(), StoreError>;
     async fn get(&self, id: &UserId) -> Result<Option<Client>, StoreError>;
+    /// The clients with these ids, in order (`None` for one that does not exist). The
+    /// batch email processor reads a whole batch's clients this way.
+    async fn get_many(&self, ids: &[UserId]) -> Result<Vec<Option<Client>>, StoreError> {
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            out.push(self.get(id).await?);
+        }
+        Ok(out)
+    }
     /// The client with its last stored score and tier, in one read (the API's `GET`).
     async fn get_with_score(&self, id: &UserId) -> Result<Option<ClientWithScore>, StoreError>;
     /// Replaces the client if its stored version is `expected_version`; `client.version`
@@ -99,6 +108,24 @@ pub struct LedgerContext {
     pub ledger_seq: u64,
 }
 
+/// What [`Ledger::contexts`] is asked for one client: its id, its address (for the
+/// suppression list; `None` when the client is gone) and the event being decided on.
+#[derive(Debug, Clone)]
+pub struct ContextRequest {
+    pub user: UserId,
+    pub address: Option<EmailAddress>,
+    pub event: Option<EventId>,
+}
+
+/// One conditional move of an email's status ([`Ledger::transition`]).
+#[derive(Debug, Clone)]
+pub struct EmailTransition {
+    pub id: EmailId,
+    pub from: EmailStatus,
+    pub change: StatusChange,
+    pub message_id: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Claim {
     pub decision_id: DecisionId,
@@ -151,8 +178,42 @@ pub trait Ledger: Send + Sync {
         event: Option<&EventId>,
         now: DateTime<Utc>,
     ) -> Result<LedgerContext, StoreError>;
+    /// [`Ledger::context`] for many clients at once, in order. A request without an
+    /// address is never suppressed.
+    async fn contexts(
+        &self,
+        requests: &[ContextRequest],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<LedgerContext>, StoreError> {
+        let mut out = Vec::with_capacity(requests.len());
+        for r in requests {
+            let mut ctx = match &r.address {
+                Some(a) => self.context(&r.user, a, r.event.as_ref(), now).await?,
+                None => LedgerContext::default(),
+            };
+            if r.address.is_none()
+                && let Some(e) = &r.event
+            {
+                ctx.claim = self.claim_of(e).await?;
+            }
+            out.push(ctx);
+        }
+        Ok(out)
+    }
     async fn claim_of(&self, event: &EventId) -> Result<Option<Claim>, StoreError>;
     async fn commit(&self, commit: DecisionCommit) -> Result<CommitResult, StoreError>;
+    /// Commits each decision on its own terms (as [`Ledger::commit`]), in order; the
+    /// outer `Err` only when the store fails as a whole.
+    async fn commit_many(
+        &self,
+        commits: Vec<DecisionCommit>,
+    ) -> Result<Vec<CommitResult>, StoreError> {
+        let mut out = Vec::with_capacity(commits.len());
+        for c in commits {
+            out.push(self.commit(c).await?);
+        }
+        Ok(out)
+    }
     async fn get_email(&self, id: &EmailId) -> Result<Option<Email>, StoreError>;
     /// Moves an email from `from` to `change.status` if it is still at `from`; false otherwise.
     async fn transition(
@@ -162,6 +223,17 @@ pub trait Ledger: Send + Sync {
         change: StatusChange,
         message_id: Option<String>,
     ) -> Result<bool, StoreError>;
+    /// [`Ledger::transition`] for many emails, in order: whether each one moved.
+    async fn transition_many(&self, moves: Vec<EmailTransition>) -> Result<Vec<bool>, StoreError> {
+        let mut out = Vec::with_capacity(moves.len());
+        for m in moves {
+            out.push(
+                self.transition(&m.id, m.from, m.change, m.message_id)
+                    .await?,
+            );
+        }
+        Ok(out)
+    }
     /// Emails to push along: `scheduled` ones now due, and `pending` ones created before
     /// `stranded_before` (their sender stopped between recording and sending).
     async fn emails_to_deliver(
@@ -316,6 +388,15 @@ pub trait MailSender: Send + Sync {
     /// `outbox`, `smtp` or `ses`.
     fn name(&self) -> &'static str;
     async fn send(&self, email: &OutgoingEmail) -> Result<SendReceipt, SendError>;
+    /// Sends several emails, answering for each in order. A sender that can share work
+    /// between messages (one connection, one disk sync) overrides this.
+    async fn send_many(&self, emails: &[OutgoingEmail]) -> Vec<Result<SendReceipt, SendError>> {
+        let mut out = Vec::with_capacity(emails.len());
+        for e in emails {
+            out.push(self.send(e).await);
+        }
+        out
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -135,6 +135,13 @@ impl ClientStore for Store {
         self.db.read(move |c| get_client(c, &id)).await
     }
 
+    async fn get_many(&self, ids: &[UserId]) -> Result<Vec<Option<Client>>, StoreError> {
+        let ids = ids.to_vec();
+        self.db
+            .read(move |c| ids.iter().map(|id| get_client(c, id)).collect())
+            .await
+    }
+
     async fn get_with_score(&self, id: &UserId) -> Result<Option<ClientWithScore>, StoreError> {
         let id = id.clone();
         self.db

@@ -3,6 +3,9 @@
 //! event either finds all of them or none.
 
 use crate::db::unexpected;
+use crate::emails::{
+    NewEmail, SELECT_EMAILS, email_from_row, get_email, insert_email, transition_in,
+};
 use crate::{Store, clamp_limit, decode_cursor, encode_cursor, from_json, to_json, ts};
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
@@ -11,7 +14,8 @@ use engage_core::client::EmailAddress;
 use engage_core::email::{Decision, Email, EmailStatus, EmailSummary, StatusChange};
 use engage_core::ids::{DecisionId, EmailId, EventId, UserId};
 use engage_core::ports::{
-    Claim, CommitResult, DecisionCommit, EmailQuery, Ledger, LedgerContext, Page,
+    Claim, CommitResult, ContextRequest, DecisionCommit, EmailQuery, EmailTransition, Ledger,
+    LedgerContext, Page,
 };
 use engage_core::score::{EmailStats, ScoreBreakdown};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -45,44 +49,6 @@ fn claim_of(c: &Connection, event: &str) -> Result<Option<Claim>, StoreError> {
         .map_err(unexpected)
 }
 
-/// When an email's current status became due for attention: the scheduled time for
-/// `scheduled`, otherwise the moment it entered its status (so stranded `pending` and
-/// stuck `sending` emails can be found by age).
-fn due_at(e: &Email) -> String {
-    match (e.status, e.scheduled_for) {
-        (EmailStatus::Scheduled, Some(at)) => ts(at),
-        _ => ts(e.status_history.last().map_or(e.created_at, |h| h.at)),
-    }
-}
-
-fn insert_email(c: &Connection, e: &Email) -> Result<(), StoreError> {
-    c.prepare_cached(
-        "INSERT INTO emails (id, user_id, campaign, status, created_at, due_at, updated_at, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    )
-    .and_then(|mut s| {
-        s.execute(params![
-            e.id.as_str(),
-            e.user_id.as_str(),
-            e.campaign,
-            e.status.as_str(),
-            ts(e.created_at),
-            due_at(e),
-            ts(e.created_at),
-            to_json(e).map_err(|x| rusqlite::Error::ToSqlConversionFailure(Box::new(x)))?
-        ])
-    })
-    .map_err(unexpected)?;
-    Ok(())
-}
-
-fn get_email(c: &Connection, id: &str) -> Result<Option<Email>, StoreError> {
-    c.prepare_cached("SELECT body FROM emails WHERE id = ?1")
-        .and_then(|mut s| s.query_row([id], |r| r.get::<_, String>(0)).optional())
-        .map_err(unexpected)?
-        .map(|b| from_json(&b))
-        .transpose()
-}
-
 fn ids(c: &Connection, sql: &str, a: &str, limit: u32) -> Result<Vec<EmailId>, StoreError> {
     let mut s = c.prepare_cached(sql).map_err(unexpected)?;
     let rows = s
@@ -90,6 +56,153 @@ fn ids(c: &Connection, sql: &str, a: &str, limit: u32) -> Result<Vec<EmailId>, S
         .map_err(unexpected)?;
     rows.map(|r| r.map(EmailId::from_string).map_err(unexpected))
         .collect()
+}
+
+/// What the processor reads before deciding for one client (see [`LedgerContext`]);
+/// `since` bounds the recent emails.
+fn context_in(
+    c: &Connection,
+    r: &ContextRequest,
+    since: &str,
+) -> Result<LedgerContext, StoreError> {
+    let claim = match &r.event {
+        Some(e) => claim_of(c, e.as_str())?,
+        None => None,
+    };
+    let (last_processed_version, ledger_seq) = ledger_state(c, r.user.as_str())?;
+    let mut s = c
+        .prepare_cached(
+            "SELECT campaign, status, created_at FROM emails WHERE user_id = ?1 AND created_at >= ?2 ORDER BY created_at DESC",
+        )
+        .map_err(unexpected)?;
+    let recent_emails = s
+        .query_map(params![r.user.as_str(), since], |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, String>(2)?,
+            ))
+        })
+        .map_err(unexpected)?
+        .map(|row| {
+            let (campaign, status, created) = row.map_err(unexpected)?;
+            Ok(EmailSummary {
+                campaign,
+                status: EmailStatus::parse(&status)
+                    .ok_or_else(|| unexpected(format!("status `{status}`")))?,
+                created_at: DateTime::parse_from_rfc3339(&created)
+                    .map_err(unexpected)?
+                    .to_utc(),
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    let suppressed = match &r.address {
+        Some(a) => c
+            .prepare_cached("SELECT 1 FROM suppressions WHERE email = ?1")
+            .and_then(|mut s| s.exists([a.normalized()]))
+            .map_err(unexpected)?,
+        None => false,
+    };
+    let sent = recent_emails
+        .iter()
+        .filter(|e| e.status == EmailStatus::Sent)
+        .count() as u32;
+    Ok(LedgerContext {
+        claim,
+        last_processed_version,
+        recent_emails,
+        suppressed,
+        stats: EmailStats {
+            sent_last_90_days: sent,
+        },
+        ledger_seq,
+    })
+}
+
+/// A decision commit with its JSON documents encoded before it reaches the writer
+/// thread, which is the one resource every write shares.
+struct Encoded {
+    commit: DecisionCommit,
+    decision: Option<String>,
+    email: Option<NewEmail>,
+    score: Option<String>,
+}
+
+impl Encoded {
+    fn new(commit: DecisionCommit) -> Result<Self, StoreError> {
+        Ok(Self {
+            decision: commit.decision.as_ref().map(to_json).transpose()?,
+            email: commit.email.clone().map(NewEmail::encode).transpose()?,
+            score: commit.score.as_ref().map(to_json).transpose()?,
+            commit,
+        })
+    }
+}
+
+/// Writes one decision's claim, decision, email and score, unless the event is
+/// already claimed or the client's ledger moved on since `expected_ledger_seq`.
+fn commit_in(c: &Connection, encoded: &Encoded) -> Result<CommitResult, StoreError> {
+    let Encoded {
+        commit,
+        decision: decision_body,
+        email: email_body,
+        score: score_body,
+    } = encoded;
+    if let Some(existing) = claim_of(c, commit.event_id.as_str())? {
+        return Ok(CommitResult::AlreadyClaimed(existing));
+    }
+    if ledger_state(c, commit.user_id.as_str())?.1 != commit.expected_ledger_seq {
+        return Ok(CommitResult::Stale);
+    }
+    if let Some(d) = &commit.decision {
+        c.prepare_cached(
+            "INSERT INTO event_claims (event_id, decision_id, email_id, claimed_at) VALUES (?1, ?2, ?3, ?4)",
+        )
+        .and_then(|mut s| {
+            s.execute(params![
+                commit.event_id.as_str(),
+                d.id.as_str(),
+                commit.email.as_ref().map(|e| e.id.as_str()),
+                ts(d.at)
+            ])
+        })
+        .map_err(unexpected)?;
+        c.prepare_cached("INSERT INTO decisions (id, user_id, at, body) VALUES (?1, ?2, ?3, ?4)")
+            .and_then(|mut s| {
+                s.execute(params![
+                    d.id.as_str(),
+                    d.user_id.as_str(),
+                    ts(d.at),
+                    decision_body
+                ])
+            })
+            .map_err(unexpected)?;
+    }
+    if let Some(e) = email_body {
+        insert_email(c, e)?;
+    }
+    if let Some(s) = &commit.score {
+        c.prepare_cached(
+            "INSERT INTO scores (user_id, score, tier, last_processed_version, next_rescore_at, body, ledger_seq)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1)
+             ON CONFLICT (user_id) DO UPDATE SET score = excluded.score, tier = excluded.tier,
+               last_processed_version = max(last_processed_version, excluded.last_processed_version),
+               next_rescore_at = excluded.next_rescore_at, body = excluded.body,
+               ledger_seq = ledger_seq + 1",
+        )
+        .and_then(|mut st| {
+            st.execute(params![
+                commit.user_id.as_str(),
+                s.score as i64,
+                s.tier.as_str(),
+                commit.processed_version as i64,
+                ts(commit.next_rescore_at),
+                score_body
+            ])
+        })
+        .map_err(unexpected)?;
+    }
+    Ok(CommitResult::Committed)
 }
 
 #[async_trait]
@@ -101,48 +214,24 @@ impl Ledger for Store {
         event: Option<&EventId>,
         now: DateTime<Utc>,
     ) -> Result<LedgerContext, StoreError> {
-        let (user, address, event) = (user.clone(), address.normalized(), event.cloned());
+        let request = ContextRequest {
+            user: user.clone(),
+            address: Some(address.clone()),
+            event: event.cloned(),
+        };
+        let since = ts(now - Duration::days(90));
+        self.db.read(move |c| context_in(c, &request, &since)).await
+    }
+
+    async fn contexts(
+        &self,
+        requests: &[ContextRequest],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<LedgerContext>, StoreError> {
+        let requests = requests.to_vec();
         let since = ts(now - Duration::days(90));
         self.db
-            .read(move |c| {
-                let claim = match &event {
-                    Some(e) => claim_of(c, e.as_str())?,
-                    None => None,
-                };
-                let (last_processed_version, ledger_seq) = ledger_state(c, user.as_str())?;
-                let mut s = c
-                    .prepare_cached(
-                        "SELECT campaign, status, created_at FROM emails WHERE user_id = ?1 AND created_at >= ?2 ORDER BY created_at DESC",
-                    )
-                    .map_err(unexpected)?;
-                let recent_emails = s
-                    .query_map(params![user.as_str(), since], |r| {
-                        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
-                    })
-                    .map_err(unexpected)?
-                    .map(|row| {
-                        let (campaign, status, created) = row.map_err(unexpected)?;
-                        Ok(EmailSummary {
-                            campaign,
-                            status: EmailStatus::parse(&status).ok_or_else(|| unexpected(format!("status `{status}`")))?,
-                            created_at: DateTime::parse_from_rfc3339(&created).map_err(unexpected)?.to_utc(),
-                        })
-                    })
-                    .collect::<Result<Vec<_>, StoreError>>()?;
-                let suppressed = c
-                    .prepare_cached("SELECT 1 FROM suppressions WHERE email = ?1")
-                    .and_then(|mut s| s.exists([&address]))
-                    .map_err(unexpected)?;
-                let sent = recent_emails.iter().filter(|e| e.status == EmailStatus::Sent).count() as u32;
-                Ok(LedgerContext {
-                    claim,
-                    last_processed_version,
-                    recent_emails,
-                    suppressed,
-                    stats: EmailStats { sent_last_90_days: sent },
-                    ledger_seq,
-                })
-            })
+            .read(move |c| requests.iter().map(|r| context_in(c, r, &since)).collect())
             .await
     }
 
@@ -152,59 +241,20 @@ impl Ledger for Store {
     }
 
     async fn commit(&self, commit: DecisionCommit) -> Result<CommitResult, StoreError> {
-        let decision_body = commit.decision.as_ref().map(to_json).transpose()?;
-        let score_body = commit.score.as_ref().map(to_json).transpose()?;
+        let encoded = Encoded::new(commit)?;
+        self.db.write(move |c| commit_in(c, &encoded)).await
+    }
+
+    async fn commit_many(
+        &self,
+        commits: Vec<DecisionCommit>,
+    ) -> Result<Vec<CommitResult>, StoreError> {
+        let encoded = commits
+            .into_iter()
+            .map(Encoded::new)
+            .collect::<Result<Vec<_>, _>>()?;
         self.db
-            .write(move |c| {
-                if let Some(existing) = claim_of(c, commit.event_id.as_str())? {
-                    return Ok(CommitResult::AlreadyClaimed(existing));
-                }
-                if ledger_state(c, commit.user_id.as_str())?.1 != commit.expected_ledger_seq {
-                    return Ok(CommitResult::Stale);
-                }
-                if let Some(d) = &commit.decision {
-                    c.prepare_cached(
-                        "INSERT INTO event_claims (event_id, decision_id, email_id, claimed_at) VALUES (?1, ?2, ?3, ?4)",
-                    )
-                    .and_then(|mut s| {
-                        s.execute(params![
-                            commit.event_id.as_str(),
-                            d.id.as_str(),
-                            commit.email.as_ref().map(|e| e.id.as_str()),
-                            ts(d.at)
-                        ])
-                    })
-                    .map_err(unexpected)?;
-                    c.prepare_cached("INSERT INTO decisions (id, user_id, at, body) VALUES (?1, ?2, ?3, ?4)")
-                        .and_then(|mut s| s.execute(params![d.id.as_str(), d.user_id.as_str(), ts(d.at), decision_body]))
-                        .map_err(unexpected)?;
-                }
-                if let Some(e) = &commit.email {
-                    insert_email(c, e)?;
-                }
-                if let Some(s) = &commit.score {
-                    c.prepare_cached(
-                        "INSERT INTO scores (user_id, score, tier, last_processed_version, next_rescore_at, body, ledger_seq)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1)
-                         ON CONFLICT (user_id) DO UPDATE SET score = excluded.score, tier = excluded.tier,
-                           last_processed_version = max(last_processed_version, excluded.last_processed_version),
-                           next_rescore_at = excluded.next_rescore_at, body = excluded.body,
-                           ledger_seq = ledger_seq + 1",
-                    )
-                    .and_then(|mut st| {
-                        st.execute(params![
-                            commit.user_id.as_str(),
-                            s.score as i64,
-                            s.tier.as_str(),
-                            commit.processed_version as i64,
-                            ts(commit.next_rescore_at),
-                            score_body
-                        ])
-                    })
-                    .map_err(unexpected)?;
-                }
-                Ok(CommitResult::Committed)
-            })
+            .write(move |c| encoded.iter().map(|e| commit_in(c, e)).collect())
             .await
     }
 
@@ -220,29 +270,18 @@ impl Ledger for Store {
         change: StatusChange,
         message_id: Option<String>,
     ) -> Result<bool, StoreError> {
-        let id = id.clone();
+        let m = EmailTransition {
+            id: id.clone(),
+            from,
+            change,
+            message_id,
+        };
+        self.db.write(move |c| transition_in(c, m)).await
+    }
+
+    async fn transition_many(&self, moves: Vec<EmailTransition>) -> Result<Vec<bool>, StoreError> {
         self.db
-            .write(move |c| {
-                let Some(mut e) = get_email(c, id.as_str())? else {
-                    return Ok(false);
-                };
-                if e.status != from {
-                    return Ok(false);
-                }
-                e.status = change.status;
-                if change.status == EmailStatus::Sent {
-                    e.sent_at = Some(change.at);
-                }
-                if message_id.is_some() {
-                    e.message_id = message_id;
-                }
-                let at = ts(change.at);
-                e.status_history.push(change);
-                c.prepare_cached("UPDATE emails SET status = ?2, due_at = ?3, updated_at = ?4, body = ?5 WHERE id = ?1")
-                    .and_then(|mut s| s.execute(params![id.as_str(), e.status.as_str(), due_at(&e), at, to_json(&e).map_err(|x| rusqlite::Error::ToSqlConversionFailure(Box::new(x)))?]))
-                    .map_err(unexpected)?;
-                Ok(true)
-            })
+            .write(move |c| moves.into_iter().map(|m| transition_in(c, m)).collect())
             .await
     }
 
@@ -319,29 +358,29 @@ impl Ledger for Store {
         let q = q.clone();
         self.db
             .read(move |c| {
-                let mut sql = String::from("SELECT created_at, id, body FROM emails WHERE 1 = 1");
+                let mut sql = format!("{SELECT_EMAILS} WHERE 1 = 1");
                 let mut args: Vec<String> = Vec::new();
                 if let Some(u) = &q.user_id {
-                    sql.push_str(" AND user_id = ?");
+                    sql.push_str(" AND e.user_id = ?");
                     args.push(u.to_string());
                 }
                 if let Some(s) = q.status {
-                    sql.push_str(" AND status = ?");
+                    sql.push_str(" AND e.status = ?");
                     args.push(s.as_str().into());
                 }
                 if let Some(camp) = &q.campaign {
-                    sql.push_str(" AND campaign = ?");
+                    sql.push_str(" AND e.campaign = ?");
                     args.push(camp.clone());
                 }
                 if let Some(a) = &after {
-                    sql.push_str(" AND (created_at, id) < (?, ?)");
+                    sql.push_str(" AND (e.created_at, e.id) < (?, ?)");
                     args.extend(a.iter().cloned());
                 }
                 sql.push_str(&format!(
-                    " ORDER BY created_at DESC, id DESC LIMIT {}",
+                    " ORDER BY e.created_at DESC, e.id DESC LIMIT {}",
                     limit + 1
                 ));
-                page(c, &sql, &args, limit)
+                page(c, &sql, &args, limit, email_from_row)
             })
             .await
     }
@@ -364,7 +403,9 @@ impl Ledger for Store {
                     args.extend(a.iter().cloned());
                 }
                 sql.push_str(&format!(" ORDER BY at DESC, id DESC LIMIT {}", limit + 1));
-                page(c, &sql, &args, limit)
+                page(c, &sql, &args, limit, |r| {
+                    from_json(&r.get::<_, String>(2).map_err(unexpected)?)
+                })
             })
             .await
     }
@@ -388,27 +429,22 @@ impl Ledger for Store {
     }
 }
 
-/// Runs a `(sort key, id, body)` query fetched with `limit + 1` rows and makes a page.
-fn page<T: serde::de::DeserializeOwned>(
+/// Runs a `(sort key, id, …)` query fetched with `limit + 1` rows and makes a page,
+/// decoding each row with `item`.
+fn page<T>(
     c: &Connection,
     sql: &str,
     args: &[String],
     limit: u32,
+    item: impl Fn(&rusqlite::Row) -> Result<T, StoreError>,
 ) -> Result<Page<T>, StoreError> {
     let mut s = c.prepare_cached(sql).map_err(unexpected)?;
-    let rows = s
-        .query_map(rusqlite::params_from_iter(args.iter()), |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-            ))
-        })
+    let mut rows = s
+        .query(rusqlite::params_from_iter(args.iter()))
         .map_err(unexpected)?;
     let mut items = Vec::new();
     let mut last: Option<(String, String)> = None;
-    for row in rows {
-        let (key, id, body) = row.map_err(unexpected)?;
+    while let Some(r) = rows.next().map_err(unexpected)? {
         if items.len() == limit as usize {
             let cursor = last.map(|(k, i)| encode_cursor(&[&k, &i]));
             return Ok(Page {
@@ -416,8 +452,10 @@ fn page<T: serde::de::DeserializeOwned>(
                 next_cursor: cursor,
             });
         }
-        items.push(from_json(&body)?);
-        last = Some((key, id));
+        items.push(item(r)?);
+        let key = (|| Ok::<_, rusqlite::Error>((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))()
+            .map_err(unexpected)?;
+        last = Some(key);
     }
     Ok(Page {
         items,

@@ -12,6 +12,7 @@
 mod clients;
 pub mod db;
 mod dead_letters;
+mod emails;
 mod ledger;
 pub mod pipeline;
 pub mod queue;

@@ -29,9 +29,9 @@ pub struct PipelineSettings {
 impl Default for PipelineSettings {
     fn default() -> Self {
         Self {
-            workers: 16,
+            workers: 4,
             stream_batch: 500,
-            receive_batch: 10,
+            receive_batch: 100,
             queue: QueueSettings::default(),
             tick_every: Duration::from_secs(60),
             idle_poll: Duration::from_secs(1),
@@ -76,7 +76,7 @@ impl Pipeline {
         self.store.pump(self.settings.stream_batch).await
     }
 
-    /// Receives one batch from the email queue and handles each message.
+    /// Receives one batch from the email queue and handles it.
     pub async fn work_once(&self) -> Result<usize, StoreError> {
         let batch = self
             .store
@@ -87,33 +87,82 @@ impl Pipeline {
             )
             .await?;
         let n = batch.len();
-        for msg in batch {
-            self.handle(msg).await?;
+        if n > 0 {
+            self.handle_batch(batch).await?;
         }
         Ok(n)
     }
 
     /// Processes one message and acknowledges it, or releases it with backoff.
-    #[tracing::instrument(skip_all, fields(message_id = msg.id, receive_count = msg.receive_count))]
     pub async fn handle(&self, msg: Received) -> Result<Handled, StoreError> {
-        let result = match serde_json::from_str::<Event>(&msg.body) {
-            Ok(event) => self.engine.process(&event).await.map(|_| ()),
-            Err(e) => Err(ProcessError::Compose(format!("undecodable message: {e}"))),
-        };
-        match result {
-            Ok(()) => {
-                self.store.delete_message(&msg.receipt).await?;
-                Ok(Handled::Done)
-            }
-            Err(e) => {
-                let delay = backoff(msg.receive_count);
-                tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "message failed, will retry");
-                self.store
-                    .release(&msg.receipt, delay, &e.to_string())
-                    .await?;
-                Ok(Handled::Retry)
+        Ok(self
+            .handle_batch(vec![msg])
+            .await?
+            .pop()
+            .expect("one per message"))
+    }
+
+    /// Processes messages as one batch ([`Engine::process_batch`]): those done are
+    /// deleted in one write; each failed one is released with its own backoff, and
+    /// reaches the DLQ after the maximum receives. When the store fails as a whole,
+    /// every message is released.
+    #[tracing::instrument(skip_all, fields(messages = msgs.len()))]
+    pub async fn handle_batch(&self, msgs: Vec<Received>) -> Result<Vec<Handled>, StoreError> {
+        let mut events = Vec::with_capacity(msgs.len());
+        let mut results: Vec<Option<Result<(), ProcessError>>> = Vec::with_capacity(msgs.len());
+        for m in &msgs {
+            match serde_json::from_str::<Event>(&m.body) {
+                Ok(e) => {
+                    events.push(e);
+                    results.push(None);
+                }
+                Err(e) => results.push(Some(Err(ProcessError::Compose(format!(
+                    "undecodable message: {e}"
+                ))))),
             }
         }
+        let mut processed = match self.engine.process_batch(&events).await {
+            Ok(r) => r.into_iter().map(|r| r.map(|_| ())).collect::<Vec<_>>(),
+            Err(e) => {
+                let why = e.to_string();
+                events
+                    .iter()
+                    .map(|_| {
+                        Err(ProcessError::Store(StoreError::Unexpected(
+                            anyhow::anyhow!("{why}"),
+                        )))
+                    })
+                    .collect()
+            }
+        }
+        .into_iter();
+        let results: Vec<Result<(), ProcessError>> = results
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|| processed.next().expect("one result per event")))
+            .collect();
+
+        let done = msgs
+            .iter()
+            .zip(&results)
+            .filter(|(_, r)| r.is_ok())
+            .map(|(m, _)| m.receipt.clone())
+            .collect();
+        self.store.delete_messages(done).await?;
+        let mut handled = Vec::with_capacity(msgs.len());
+        for (msg, result) in msgs.iter().zip(results) {
+            handled.push(match result {
+                Ok(()) => Handled::Done,
+                Err(e) => {
+                    let delay = backoff(msg.receive_count);
+                    tracing::warn!(message_id = msg.id, receive_count = msg.receive_count, error = %e, retry_in_ms = delay.as_millis() as u64, "message failed, will retry");
+                    self.store
+                        .release(&msg.receipt, delay, &e.to_string())
+                        .await?;
+                    Handled::Retry
+                }
+            });
+        }
+        Ok(handled)
     }
 
     /// Runs the tailer and the workers until there is nothing left to do now (for

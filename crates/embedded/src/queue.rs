@@ -188,6 +188,25 @@ impl Store {
             .await
     }
 
+    /// Deletes received messages in one write; returns how many receipts were current.
+    pub async fn delete_messages(&self, receipts: Vec<String>) -> Result<usize, StoreError> {
+        if receipts.is_empty() {
+            return Ok(0);
+        }
+        self.db
+            .write(move |c| {
+                let mut s = c
+                    .prepare_cached("DELETE FROM queue_messages WHERE id = ?1 AND receipt = ?2")
+                    .map_err(unexpected)?;
+                receipts.iter().try_fold(0, |n, r| {
+                    s.execute(params![message_id(r), r])
+                        .map(|d| n + d)
+                        .map_err(unexpected)
+                })
+            })
+            .await
+    }
+
     /// Makes a received message visible again after `delay` (backoff), noting why.
     pub async fn release(
         &self,

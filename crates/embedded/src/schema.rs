@@ -120,6 +120,41 @@ ALTER TABLE scores ADD COLUMN ledger_seq INTEGER NOT NULL DEFAULT 0;
 -- page sorted all the matching emails.
 CREATE INDEX emails_by_status_created ON emails (status, created_at, id);
 "#,
+    r#"
+-- An email's content is written once; its delivery state changes two or three times.
+-- Keeping them in one row rewrote kilobytes of content (and its overflow pages) on
+-- every status change. Now `email_contents` holds the email as created, and `emails`
+-- a small row: the columns queries use and `state`, the JSON of what changes
+-- (`sent_at`, `message_id`, `status_history`).
+CREATE TABLE email_contents (
+    id   TEXT PRIMARY KEY,
+    body TEXT NOT NULL
+) WITHOUT ROWID;
+INSERT INTO email_contents (id, body) SELECT id, body FROM emails;
+CREATE TABLE emails_v5 (
+    id         TEXT PRIMARY KEY,
+    user_id    TEXT NOT NULL,
+    campaign   TEXT NOT NULL,
+    status     TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    due_at     TEXT,
+    updated_at TEXT NOT NULL,
+    state      TEXT NOT NULL
+) WITHOUT ROWID;
+INSERT INTO emails_v5 (id, user_id, campaign, status, created_at, due_at, updated_at, state)
+SELECT id, user_id, campaign, status, created_at, due_at, updated_at,
+       json_object(
+           'sent_at', json_extract(body, '$.sent_at'),
+           'message_id', json_extract(body, '$.message_id'),
+           'status_history', json(COALESCE(json_extract(body, '$.status_history'), '[]')))
+FROM emails;
+DROP TABLE emails;
+ALTER TABLE emails_v5 RENAME TO emails;
+CREATE INDEX emails_by_user ON emails (user_id, created_at, id);
+CREATE INDEX emails_by_created ON emails (created_at, id);
+CREATE INDEX emails_by_status ON emails (status, due_at);
+CREATE INDEX emails_by_status_created ON emails (status, created_at, id);
+"#,
 ];
 
 pub fn migrate(conn: &Connection) -> rusqlite::Result<()> {
@@ -161,5 +196,36 @@ mod tests {
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .unwrap();
         assert_eq!(version, STEPS.len());
+    }
+
+    #[test]
+    fn emails_stored_before_step_5_keep_their_content_and_state() {
+        let conn = Connection::open_in_memory().unwrap();
+        for step in &STEPS[..4] {
+            conn.execute_batch(step).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 4).unwrap();
+        let body = r#"{"id":"e1","status":"sent","subject":"Hi","sent_at":"2026-03-02T12:00:01Z","message_id":"e1@x","status_history":[{"status":"pending","at":"2026-03-02T12:00:00Z"},{"status":"sent","at":"2026-03-02T12:00:01Z"}]}"#;
+        conn.execute(
+            "INSERT INTO emails (id, user_id, campaign, status, created_at, due_at, updated_at, body)
+             VALUES ('e1', 'u1', 'welcome', 'sent', '2026-03-02T12:00:00Z', NULL, '2026-03-02T12:00:01Z', ?1)",
+            [body],
+        )
+        .unwrap();
+        migrate(&conn).unwrap();
+        let (content, status, state): (String, String, String) = conn
+            .query_row(
+                "SELECT c.body, e.status, e.state FROM emails e JOIN email_contents c ON c.id = e.id",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap();
+        assert_eq!(content, body);
+        assert_eq!(status, "sent");
+        let state: serde_json::Value = serde_json::from_str(&state).unwrap();
+        assert_eq!(state["message_id"], "e1@x");
+        assert_eq!(state["sent_at"], "2026-03-02T12:00:01Z");
+        assert_eq!(state["status_history"].as_array().unwrap().len(), 2);
+        assert_eq!(state["status_history"][1]["status"], "sent");
     }
 }

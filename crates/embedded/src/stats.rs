@@ -53,7 +53,7 @@ mod tests {
             .write(|c| {
                 for (id, status) in [("e1", "sent"), ("e2", "sent"), ("e3", "pending")] {
                     c.execute(
-                        "INSERT INTO emails (id, user_id, campaign, status, created_at, updated_at, body)
+                        "INSERT INTO emails (id, user_id, campaign, status, created_at, updated_at, state)
                          VALUES (?1, 'u1', 'welcome', ?2, '2026-03-02T12:00:00Z', '2026-03-02T12:00:00Z', '{}')",
                         [id, status],
                     )

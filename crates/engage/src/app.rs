@@ -75,6 +75,7 @@ impl Application {
         let p = &config.pipeline;
         let settings = PipelineSettings {
             workers: p.workers,
+            receive_batch: p.batch_size,
             queue: QueueSettings {
                 visibility: Duration::from_secs(p.visibility_timeout_secs),
                 max_receives: p.max_receives,

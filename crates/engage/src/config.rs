@@ -31,7 +31,10 @@ pub struct PipelineConfig {
     /// Start the tailer, workers and scheduler with the server. Tests turn it off to
     /// drive the pipeline step by step.
     pub autostart: bool,
+    /// Email workers; each processes one batch of messages at a time.
     pub workers: usize,
+    /// Messages a worker receives and processes together (at most 10,000).
+    pub batch_size: u32,
     pub visibility_timeout_secs: u64,
     pub max_receives: u32,
     pub scheduler_interval_secs: u64,
@@ -41,7 +44,8 @@ impl Default for PipelineConfig {
     fn default() -> Self {
         Self {
             autostart: true,
-            workers: 16,
+            workers: 4,
+            batch_size: 100,
             visibility_timeout_secs: 60,
             max_receives: 5,
             scheduler_interval_secs: 60,
@@ -137,6 +141,19 @@ impl Config {
             .validate()
             .map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
         self.check_templates()?;
+        let p = &self.pipeline;
+        if p.workers == 0 || p.workers > 256 {
+            anyhow::bail!(
+                "configuration: pipeline.workers must be 1 to 256, not {}",
+                p.workers
+            );
+        }
+        if p.batch_size == 0 || p.batch_size > 10_000 {
+            anyhow::bail!(
+                "configuration: pipeline.batch_size must be 1 to 10000, not {}",
+                p.batch_size
+            );
+        }
         if self.backend == Backend::Aws {
             anyhow::bail!(
                 "configuration: backend `aws` is not available in this build yet; use `embedded`"
@@ -260,6 +277,10 @@ mod tests {
         let e = load("", &[("ENGAGE_ADRR", "127.0.0.1:1")]).unwrap_err();
         assert!(e.contains("adrr"), "{e}");
         assert!(load("backend = \"aws\"\n", &[]).is_err());
+        let e = load("[pipeline]\nbatch_size = 0\n", &[]).unwrap_err();
+        assert!(e.contains("pipeline.batch_size"), "{e}");
+        let e = load("", &[("ENGAGE_PIPELINE__WORKERS", "0")]).unwrap_err();
+        assert!(e.contains("pipeline.workers"), "{e}");
         let broken = "[[campaigns]]\nname = \"welcome\"\ntrigger = { kind = \"new_client\", within_days = 7 }\ninstructions = \"x\"\ntemplate = { subject = \"Hi {nmae}\", preheader = \"\", body = \"Hello there, welcome to the studio.\" }\n";
         let e = load(broken, &[]).unwrap_err();
         assert!(e.contains("welcome") && e.contains("{nmae}"), "{e}");
@@ -274,5 +295,6 @@ mod tests {
         assert_eq!(c.public_url(), "https://engage.example.com");
         assert_eq!(c.engine.campaigns.len(), 1);
         assert_eq!(c.engine.campaigns[0].cooldown_days, None);
+        assert_eq!((c.pipeline.workers, c.pipeline.batch_size), (4, 100));
     }
 }

@@ -2,9 +2,10 @@
 //! console and the API show it. It is the default sender of the embedded mode, so a
 //! newcomer sees every email engage would send without any mail server.
 //!
-//! Each write goes to a temporary file in the same directory, is fsynced, then renamed
+//! Each write goes to a temporary file in the same directory, is synced, then renamed
 //! over the final name: a reader sees the old file or the new one, never a torn one,
-//! and sending the same email twice leaves one file with the same bytes.
+//! and sending the same email twice leaves one file with the same bytes. A batch
+//! (`send_many`) shares its syncs: one for all the contents, one for the directory.
 
 use async_trait::async_trait;
 use engage_core::ids::EmailId;
@@ -45,6 +46,21 @@ pub fn outbox_path(dir: &Path, email_id: &EmailId) -> PathBuf {
     dir.join(format!("{}.eml", safe_id(email_id.as_str())))
 }
 
+/// One message ready to be written: its bytes and where, or why it cannot be.
+type Prepared = Result<(PathBuf, Vec<u8>, String), SendError>;
+
+impl OutboxSender {
+    fn prepare(&self, email: &OutgoingEmail) -> Prepared {
+        let message = build_message(email).map_err(|e| SendError::Permanent(e.to_string()))?;
+        let message_id = message_id(email).map_err(|e| SendError::Permanent(e.to_string()))?;
+        Ok((
+            self.path_of(&email.email.id),
+            message.formatted(),
+            message_id,
+        ))
+    }
+}
+
 #[async_trait]
 impl MailSender for OutboxSender {
     fn name(&self) -> &'static str {
@@ -54,33 +70,100 @@ impl MailSender for OutboxSender {
     /// The receipt's `message_id` is the message's `Message-ID` without angle brackets.
     #[tracing::instrument(skip_all, fields(email_id = %email.email.id))]
     async fn send(&self, email: &OutgoingEmail) -> Result<SendReceipt, SendError> {
-        let message = build_message(email).map_err(|e| SendError::Permanent(e.to_string()))?;
-        let message_id = message_id(email).map_err(|e| SendError::Permanent(e.to_string()))?;
-        let bytes = message.formatted();
-        let dir = self.dir.clone();
-        let path = self.path_of(&email.email.id);
-        tokio::task::spawn_blocking(move || write_atomically(&dir, &path, &bytes))
+        self.send_many(std::slice::from_ref(email))
             .await
-            .map_err(|e| SendError::Transient(format!("outbox writer stopped: {e}")))?
-            .map_err(|e| SendError::Transient(format!("writing to the outbox: {e}")))?;
-        tracing::debug!(%message_id, "written to the outbox");
-        Ok(SendReceipt { message_id })
+            .pop()
+            .expect("one result per email")
+    }
+
+    /// Writes every message to a temporary file, makes them all durable with one sync,
+    /// renames each over its final name, and syncs the directory once: two syncs for
+    /// the batch instead of two per message.
+    async fn send_many(&self, emails: &[OutgoingEmail]) -> Vec<Result<SendReceipt, SendError>> {
+        let prepared: Vec<Prepared> = emails.iter().map(|e| self.prepare(e)).collect();
+        let dir = self.dir.clone();
+        let written = tokio::task::spawn_blocking(move || {
+            let files: Vec<_> = prepared
+                .iter()
+                .filter_map(|p| p.as_ref().ok())
+                .map(|(path, bytes, _)| (path.as_path(), bytes.as_slice()))
+                .collect();
+            let mut written = write_atomically(&dir, &files).into_iter();
+            prepared
+                .into_iter()
+                .map(|p| {
+                    let (_, _, message_id) = p?;
+                    written
+                        .next()
+                        .expect("one result per file")
+                        .map(|()| SendReceipt { message_id })
+                        .map_err(|e| SendError::Transient(format!("writing to the outbox: {e}")))
+                })
+                .collect::<Vec<_>>()
+        })
+        .await;
+        match written {
+            Ok(results) => {
+                tracing::debug!(messages = results.len(), "written to the outbox");
+                results
+            }
+            Err(e) => emails
+                .iter()
+                .map(|_| Err(SendError::Transient(format!("outbox writer stopped: {e}"))))
+                .collect(),
+        }
     }
 }
 
-fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> io::Result<()> {
+/// Writes each `(path, bytes)` so that a reader sees the old file or the new one, never
+/// a torn one, and each `Ok` is durable. The answers are in order.
+fn write_atomically(dir: &Path, files: &[(&Path, &[u8])]) -> Vec<io::Result<()>> {
     // A dotfile not ending in `.eml`: listings of the outbox skip it, should a crash
     // leave one behind.
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".")
-        .suffix(".tmp")
-        .tempfile_in(dir)?;
-    tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    // Make the rename itself durable.
+    let temps: Vec<io::Result<tempfile::NamedTempFile>> = files
+        .iter()
+        .map(|(_, bytes)| {
+            let mut tmp = tempfile::Builder::new()
+                .prefix(".")
+                .suffix(".tmp")
+                .tempfile_in(dir)?;
+            tmp.write_all(bytes)?;
+            Ok(tmp)
+        })
+        .collect();
+    if let Err(e) = sync_contents(dir, &temps) {
+        return files
+            .iter()
+            .map(|_| Err(io::Error::new(e.kind(), e.to_string())))
+            .collect();
+    }
+    let mut results: Vec<io::Result<()>> = temps
+        .into_iter()
+        .zip(files)
+        .map(|(tmp, (path, _))| tmp?.persist(path).map(|_| ()).map_err(|e| e.error))
+        .collect();
+    // Make the renames themselves durable.
     #[cfg(unix)]
-    std::fs::File::open(dir)?.sync_all()?;
+    if let Err(e) = std::fs::File::open(dir).and_then(|d| d.sync_all()) {
+        for r in results.iter_mut().filter(|r| r.is_ok()) {
+            *r = Err(io::Error::new(e.kind(), e.to_string()));
+        }
+    }
+    results
+}
+
+/// Makes the temporary files' contents durable before they are renamed into place.
+/// On Linux several files take one `syncfs` of the outbox's file system (one journal
+/// commit instead of one per file); one file, or another system, is synced on its own.
+fn sync_contents(dir: &Path, temps: &[io::Result<tempfile::NamedTempFile>]) -> io::Result<()> {
+    #[cfg(target_os = "linux")]
+    if temps.len() > 1 {
+        return rustix::fs::syncfs(std::fs::File::open(dir)?).map_err(io::Error::from);
+    }
+    let _ = dir;
+    for tmp in temps.iter().flatten() {
+        tmp.as_file().sync_all()?;
+    }
     Ok(())
 }
 
@@ -150,6 +233,51 @@ mod tests {
         assert_eq!(
             std::fs::read(outbox.path_of(&email.email.id)).unwrap(),
             bytes
+        );
+    }
+
+    #[tokio::test]
+    async fn a_batch_writes_every_good_message_and_refuses_the_bad_one() {
+        let tmp = tempfile::tempdir().unwrap();
+        let outbox = OutboxSender::new(tmp.path()).unwrap();
+        let mut bad = outgoing("eml_bad");
+        bad.from = "nobody".into();
+        let batch = [outgoing("eml_1"), bad, outgoing("eml_2")];
+        let results = outbox.send_many(&batch).await;
+        assert_eq!(results.len(), 3);
+        assert_eq!(
+            results[0].as_ref().unwrap().message_id,
+            "eml_1@engage.localhost"
+        );
+        assert!(matches!(results[1], Err(SendError::Permanent(_))));
+        assert_eq!(
+            results[2].as_ref().unwrap().message_id,
+            "eml_2@engage.localhost"
+        );
+        assert_eq!(files(tmp.path()), ["eml_1.eml", "eml_2.eml"]);
+        for id in ["eml_1", "eml_2"] {
+            let raw = std::fs::read(tmp.path().join(format!("{id}.eml"))).unwrap();
+            let m = mailparse::parse_mail(&raw).unwrap();
+            assert_eq!(m.headers.get_first_value("X-Engage-Email-Id").unwrap(), id);
+        }
+        // The same batch again: the same files, no temporary ones left.
+        outbox.send_many(&batch).await;
+        assert_eq!(files(tmp.path()), ["eml_1.eml", "eml_2.eml"]);
+    }
+
+    #[tokio::test]
+    async fn a_batch_into_a_broken_outbox_fails_transiently_throughout() {
+        let tmp = tempfile::tempdir().unwrap();
+        let outbox = OutboxSender::new(tmp.path().join("outbox")).unwrap();
+        std::fs::remove_dir(outbox.dir()).unwrap();
+        let results = outbox
+            .send_many(&[outgoing("eml_1"), outgoing("eml_2")])
+            .await;
+        assert!(
+            results
+                .iter()
+                .all(|r| matches!(r, Err(SendError::Transient(_)))),
+            "{results:?}"
         );
     }
 

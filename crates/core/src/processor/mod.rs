@@ -1,0 +1,506 @@
+//! The email processor, one step at a time: `process_batch(events)` loads the clients,
+//! scores, decides, composes, records and sends; `process(event)` is a batch of one.
+//! `deliver(email)` moves one recorded email through `pending → sending → sent`.
+//! `tick()` is the scheduler's step. The embedded worker loop, the Lambda handler and
+//! the tests all call these same functions.
+//!
+//! A batch costs a fixed number of store round trips whatever its size: one read for
+//! the clients, one for their ledger contexts, one commit for all decisions, two status
+//! writes around one `send_many`. Each event is still decided and committed on its own
+//! terms (its claim, its client's `ledger_seq`), so a batch is exactly as safe as its
+//! events one by one.
+
+mod deliver;
+mod schedule;
+
+pub use deliver::Delivery;
+pub use schedule::{STRANDED_AFTER, STUCK_SENDING_AFTER, TickReport};
+
+use crate::StoreError;
+use crate::change::{Event, EventType};
+use crate::client::Client;
+use crate::clock::Clock;
+use crate::compose::{ComposeRequest, Composed, guard, render_html};
+use crate::config::EngineConfig;
+use crate::email::{Decision, DecisionOutcome, Email, EmailStatus, SkipReason, StatusChange};
+use crate::ids::{DecisionId, EmailId, UserId};
+use crate::policy::{PolicyInput, Verdict, decide};
+use crate::ports::{
+    ClientStore, CommitResult, ContentGenerator, ContextRequest, DecisionCommit, EventPublisher,
+    Ledger, LedgerContext, MailSender,
+};
+use crate::score::{ScoreBreakdown, score};
+use crate::unsubscribe::UnsubscribeLinks;
+use chrono::{DateTime, Duration, Utc};
+use std::collections::HashSet;
+use std::sync::Arc;
+
+/// The ports and settings the processors need, built once per process.
+#[derive(Clone)]
+pub struct Engine {
+    pub clients: Arc<dyn ClientStore>,
+    pub ledger: Arc<dyn Ledger>,
+    pub generator: Arc<dyn ContentGenerator>,
+    /// Used when `generator` fails or its output fails a guard. Must not fail itself.
+    pub fallback: Arc<dyn ContentGenerator>,
+    pub sender: Arc<dyn MailSender>,
+    pub publisher: Arc<dyn EventPublisher>,
+    pub links: UnsubscribeLinks,
+    pub clock: Arc<dyn Clock>,
+    pub config: Arc<EngineConfig>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("generator", &self.generator.name())
+            .field("sender", &self.sender.name())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What processing an event came to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Decided(Box<Decision>),
+    /// A rescore that changed nothing worth a decision record.
+    Rescored,
+    /// The event was already decided on (a redelivery); any email it made was pushed on.
+    Duplicate,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProcessError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The sender asked to try again later; the email stays `pending`.
+    #[error("send deferred: {0}")]
+    SendDeferred(String),
+    #[error("no content: {0}")]
+    Compose(String),
+    /// Other workers kept deciding on the same client; the message is retried later.
+    #[error("the client's ledger kept changing; will retry")]
+    Contended,
+}
+
+/// Fresh attempts at a decision whose commit found the client's ledger moved on.
+const MAX_STALE_RETRIES: usize = 5;
+
+/// What one event of a batch is to write, worked out from what was read.
+struct Plan {
+    commit: DecisionCommit,
+    /// `None` for a rescore that changed nothing worth recording.
+    decision: Option<Decision>,
+    /// The client and suppression state the decision read, for sending its email.
+    client: Option<Client>,
+    suppressed: bool,
+}
+
+/// An event of a batch after its reads: already claimed, planned, or failed.
+enum Step {
+    Claimed(Option<EmailId>),
+    Planned(Box<Plan>),
+    Failed(ProcessError),
+}
+
+/// One event's result within a round: `None` when its commit was stale.
+type RoundResult = Option<Result<Outcome, ProcessError>>;
+
+impl Engine {
+    /// The score as of now (recency decays without any write).
+    pub async fn engagement(&self, client: &Client) -> Result<ScoreBreakdown, StoreError> {
+        let now = self.clock.now();
+        let ctx = self
+            .ledger
+            .context(&client.id, &client.email, None, now)
+            .await?;
+        Ok(score(client, ctx.stats, now, &self.config.scoring))
+    }
+
+    /// Processes one event: a batch of one.
+    #[tracing::instrument(skip_all, fields(event_id = %event.id, event_type = event.event_type.as_str(), user_id = %event.user_id))]
+    pub async fn process(&self, event: &Event) -> Result<Outcome, ProcessError> {
+        self.process_batch(std::slice::from_ref(event))
+            .await?
+            .pop()
+            .expect("one result per event")
+    }
+
+    /// Processes `events`, answering for each in order. The outer `Err` only when the
+    /// store fails as a whole (nothing can be said of any event; all may be retried).
+    ///
+    /// Events run in rounds: a round takes the first undecided event of each client,
+    /// so two events of one client are decided one after the other, the second seeing
+    /// the first's email. An event whose commit finds its client's ledger moved on (a
+    /// worker elsewhere decided meanwhile) is decided again in the next round.
+    #[tracing::instrument(skip_all, fields(events = events.len()))]
+    pub async fn process_batch(
+        &self,
+        events: &[Event],
+    ) -> Result<Vec<Result<Outcome, ProcessError>>, StoreError> {
+        let mut results: Vec<RoundResult> = events.iter().map(|_| None).collect();
+        let mut stale = vec![0usize; events.len()];
+        loop {
+            let mut clients = HashSet::new();
+            let round: Vec<usize> = (0..events.len())
+                .filter(|&i| results[i].is_none() && clients.insert(&events[i].user_id))
+                .collect();
+            if round.is_empty() {
+                break;
+            }
+            let batch: Vec<&Event> = round.iter().map(|&i| &events[i]).collect();
+            for (i, result) in round.into_iter().zip(self.round(&batch).await?) {
+                match result {
+                    Some(r) => results[i] = Some(r),
+                    None => {
+                        stale[i] += 1;
+                        if stale[i] >= MAX_STALE_RETRIES {
+                            results[i] = Some(Err(ProcessError::Contended));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(results
+            .into_iter()
+            .map(|r| r.expect("every event has a result"))
+            .collect())
+    }
+
+    /// One round: events of distinct clients, read, planned and committed together.
+    async fn round(&self, events: &[&Event]) -> Result<Vec<RoundResult>, StoreError> {
+        let now = self.clock.now();
+        let ids: Vec<UserId> = events.iter().map(|e| e.user_id.clone()).collect();
+        let clients = self.clients.get_many(&ids).await?;
+        let requests: Vec<ContextRequest> = events
+            .iter()
+            .zip(&clients)
+            .map(|(e, c)| ContextRequest {
+                user: e.user_id.clone(),
+                address: c.as_ref().map(|c| c.email.clone()),
+                event: Some(e.id.clone()),
+            })
+            .collect();
+        let contexts = self.ledger.contexts(&requests, now).await?;
+
+        let steps = futures_util::future::join_all(events.iter().zip(clients).zip(contexts).map(
+            |((event, client), mut ctx)| async move {
+                match ctx.claim.take() {
+                    Some(claim) => Step::Claimed(claim.email_id),
+                    None => match self.plan(event, client, ctx, now).await {
+                        Ok(plan) => Step::Planned(Box::new(plan)),
+                        Err(e) => Step::Failed(e),
+                    },
+                }
+            },
+        ))
+        .await;
+
+        let mut plans = Vec::new();
+        let mut planned = Vec::new();
+        let mut results: Vec<RoundResult> = Vec::with_capacity(events.len());
+        let mut redeliver = Vec::new();
+        for (i, step) in steps.into_iter().enumerate() {
+            results.push(match step {
+                Step::Claimed(email) => {
+                    redeliver.extend(email.map(|e| (i, e)));
+                    Some(Ok(Outcome::Duplicate))
+                }
+                Step::Failed(e) => Some(Err(e)),
+                Step::Planned(plan) => {
+                    planned.push(i);
+                    plans.push(*plan);
+                    None
+                }
+            });
+        }
+        let commits = plans.iter().map(|p| p.commit.clone()).collect();
+        let committed = self.ledger.commit_many(commits).await?;
+
+        let mut to_send = Vec::new();
+        for ((i, plan), result) in planned.into_iter().zip(plans).zip(committed) {
+            results[i] = match result {
+                CommitResult::Committed => {
+                    let event = events[i];
+                    let lag = (self.clock.now() - event.at).to_std().unwrap_or_default();
+                    metrics::histogram!("engage_pipeline_lag_seconds").record(lag.as_secs_f64());
+                    if let Some(email) = plan.commit.email {
+                        email_entered(email.status);
+                        if email.status == EmailStatus::Pending {
+                            to_send.push((i, (email, plan.client, plan.suppressed)));
+                        }
+                    }
+                    Some(Ok(match plan.decision {
+                        Some(d) => {
+                            let (outcome, reason) = decision_labels(&d);
+                            metrics::counter!("engage_decisions_total", "outcome" => outcome, "reason" => reason)
+                                .increment(1);
+                            Outcome::Decided(Box::new(d))
+                        }
+                        None => Outcome::Rescored,
+                    }))
+                }
+                // Another delivery of this event won the race; push its email along.
+                CommitResult::AlreadyClaimed(claim) => {
+                    redeliver.extend(claim.email_id.map(|e| (i, e)));
+                    Some(Ok(Outcome::Duplicate))
+                }
+                CommitResult::Stale => None,
+            };
+        }
+
+        // A new email is sent with the client and suppression state its decision read.
+        let (order, items): (Vec<usize>, Vec<_>) = to_send.into_iter().unzip();
+        for (i, delivery) in order.into_iter().zip(self.deliver_loaded(items).await?) {
+            if let Err(e) = delivery {
+                results[i] = Some(Err(e));
+            }
+        }
+        for (i, email) in redeliver {
+            if let Err(e) = self.deliver(&email).await {
+                results[i] = Some(Err(e));
+            }
+        }
+        Ok(results)
+    }
+
+    /// Decides on `event` from what was read: the client (if it still exists) and its
+    /// ledger context. Composes the email when the decision is to send one.
+    async fn plan(
+        &self,
+        event: &Event,
+        client: Option<Client>,
+        ctx: LedgerContext,
+        now: DateTime<Utc>,
+    ) -> Result<Plan, ProcessError> {
+        let decision_id = DecisionId::for_event(&event.id);
+        let base = |outcome, reason: Option<SkipReason>, version| Decision {
+            id: decision_id.clone(),
+            user_id: event.user_id.clone(),
+            event_id: event.id.clone(),
+            event_type: event.event_type,
+            user_version: version,
+            at: now,
+            outcome,
+            campaign: None,
+            reason,
+            explanation: reason.map_or(String::new(), |r| {
+                format!("not sent, because {}", r.explain())
+            }),
+            score: None,
+            tier: None,
+            email_id: None,
+            scheduled_for: None,
+        };
+
+        let Some(client) = client else {
+            let d = base(
+                DecisionOutcome::Skip,
+                Some(SkipReason::ClientDeleted),
+                event.user_version,
+            );
+            return Ok(Plan {
+                commit: DecisionCommit {
+                    event_id: event.id.clone(),
+                    decision: Some(d.clone()),
+                    email: None,
+                    score: None,
+                    user_id: event.user_id.clone(),
+                    processed_version: event.user_version,
+                    next_rescore_at: now,
+                    // Deleting a client removes its ledger state, so there is none to race on.
+                    expected_ledger_seq: 0,
+                },
+                decision: Some(d),
+                client: None,
+                suppressed: false,
+            });
+        };
+        let breakdown = score(&client, ctx.stats, now, &self.config.scoring);
+        let commit =
+            |decision: Option<Decision>, email: Option<Email>, processed_version| DecisionCommit {
+                event_id: event.id.clone(),
+                decision,
+                email,
+                score: Some(breakdown.clone()),
+                user_id: client.id.clone(),
+                processed_version,
+                next_rescore_at: now + Duration::days(1),
+                expected_ledger_seq: ctx.ledger_seq,
+            };
+
+        if let Some(last) = ctx
+            .last_processed_version
+            .filter(|&v| event.user_version < v)
+        {
+            let mut d = base(
+                DecisionOutcome::Skip,
+                Some(SkipReason::Superseded),
+                client.version,
+            );
+            d.score = Some(breakdown.score);
+            d.tier = Some(breakdown.tier);
+            return Ok(Plan {
+                commit: commit(Some(d.clone()), None, last),
+                decision: Some(d),
+                client: Some(client),
+                suppressed: ctx.suppressed,
+            });
+        }
+
+        let verdict = decide(
+            &PolicyInput {
+                client: &client,
+                score: &breakdown,
+                recent_emails: &ctx.recent_emails,
+                suppressed: ctx.suppressed,
+                now,
+            },
+            &self.config,
+        );
+        let (outcome, campaign, reason, scheduled_for) = match verdict {
+            Verdict::Send { campaign } => (DecisionOutcome::Send, Some(campaign), None, None),
+            Verdict::Schedule { campaign, at } => {
+                (DecisionOutcome::Schedule, Some(campaign), None, Some(at))
+            }
+            Verdict::Skip { campaign, reason } => {
+                (DecisionOutcome::Skip, campaign, Some(reason), None)
+            }
+        };
+        if event.event_type == EventType::RescoreDue
+            && reason == Some(SkipReason::NoCampaignApplies)
+        {
+            return Ok(Plan {
+                commit: commit(None, None, client.version),
+                decision: None,
+                client: Some(client),
+                suppressed: ctx.suppressed,
+            });
+        }
+
+        let mut d = base(outcome, reason, client.version);
+        d.score = Some(breakdown.score);
+        d.tier = Some(breakdown.tier);
+        d.campaign = campaign.clone();
+        d.scheduled_for = scheduled_for;
+        let email = match (&campaign, outcome) {
+            (Some(name), DecisionOutcome::Send | DecisionOutcome::Schedule) => {
+                let id = EmailId::derive(&client.id, name, &event.id);
+                let composed = self.compose(name, &client, &breakdown).await?;
+                d.email_id = Some(id.clone());
+                d.explanation = match scheduled_for {
+                    Some(at) => format!(
+                        "{name} scheduled for {} (quiet hours in {})",
+                        at.to_rfc3339(),
+                        client.time_zone.name()
+                    ),
+                    None => format!(
+                        "{name} sent (score {}, tier {})",
+                        breakdown.score,
+                        breakdown.tier.as_str()
+                    ),
+                };
+                let status = if scheduled_for.is_some() {
+                    EmailStatus::Scheduled
+                } else {
+                    EmailStatus::Pending
+                };
+                Some(Email {
+                    id,
+                    user_id: client.id.clone(),
+                    campaign: name.clone(),
+                    status,
+                    subject: composed.content.subject,
+                    preheader: composed.content.preheader,
+                    body_html: render_html(&composed.content.body_text),
+                    body_text: composed.content.body_text,
+                    generator: composed.generator,
+                    trigger_event_id: event.id.clone(),
+                    decision_id: decision_id.clone(),
+                    created_at: now,
+                    scheduled_for,
+                    sent_at: None,
+                    message_id: None,
+                    status_history: vec![StatusChange {
+                        status,
+                        at: now,
+                        note: None,
+                    }],
+                })
+            }
+            _ => None,
+        };
+        Ok(Plan {
+            commit: commit(Some(d.clone()), email, client.version),
+            decision: Some(d),
+            client: Some(client),
+            suppressed: ctx.suppressed,
+        })
+    }
+
+    /// Writes the email for `campaign`, falling back to the template when the
+    /// generator fails or its content fails a guard.
+    pub async fn compose(
+        &self,
+        campaign: &str,
+        client: &Client,
+        breakdown: &ScoreBreakdown,
+    ) -> Result<Composed, ProcessError> {
+        let campaign = self
+            .config
+            .campaign(campaign)
+            .ok_or_else(|| ProcessError::Compose(format!("unknown campaign `{campaign}`")))?;
+        let request = ComposeRequest {
+            campaign: campaign.clone(),
+            first_name: client.first_name.clone(),
+            preferences: client.profile.preferences.clone(),
+            tier: breakdown.tier,
+            score: breakdown.score,
+            drivers: breakdown.drivers.clone(),
+        };
+        match self.generator.generate(&request).await {
+            Ok(c) => match guard(&c.content) {
+                Ok(()) => return Ok(c),
+                Err(g) => tracing::warn!(
+                    guard = g.guard,
+                    "generated content refused, using the template"
+                ),
+            },
+            Err(e) => tracing::warn!(error = %e, "generator failed, using the template"),
+        }
+        let c = self
+            .fallback
+            .generate(&request)
+            .await
+            .map_err(|e| ProcessError::Compose(e.to_string()))?;
+        guard(&c.content)
+            .map_err(|g| ProcessError::Compose(format!("template for `{}`: {g}", campaign.name)))?;
+        Ok(c)
+    }
+}
+
+/// Counts an email entering `status` (`engage_emails_total`).
+fn email_entered(status: EmailStatus) {
+    metrics::counter!("engage_emails_total", "status" => status.as_str()).increment(1);
+}
+
+/// The `outcome` and `reason` labels of `engage_decisions_total`, spelled as the API
+/// spells them; `reason` is `none` for an email sent or scheduled.
+fn decision_labels(d: &Decision) -> (&'static str, &'static str) {
+    let outcome = match d.outcome {
+        DecisionOutcome::Send => "send",
+        DecisionOutcome::Schedule => "schedule",
+        DecisionOutcome::Skip => "skip",
+    };
+    let reason = d.reason.map_or("none", |r| match r {
+        SkipReason::NoCampaignApplies => "no_campaign_applies",
+        SkipReason::Cooldown => "cooldown",
+        SkipReason::NotOptedIn => "not_opted_in",
+        SkipReason::Unsubscribed => "unsubscribed",
+        SkipReason::Suppressed => "suppressed",
+        SkipReason::FrequencyCap => "frequency_cap",
+        SkipReason::ClientDeleted => "client_deleted",
+        SkipReason::Superseded => "superseded",
+    });
+    (outcome, reason)
+}

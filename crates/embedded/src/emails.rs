@@ -1,0 +1,150 @@
+//! How an email is stored: its content once, in `email_contents`, and its delivery
+//! state in a small `emails` row that each status change rewrites (schema step 5).
+
+use crate::db::unexpected;
+use crate::{from_json, to_json, ts};
+use chrono::{DateTime, Utc};
+use engage_core::StoreError;
+use engage_core::email::{Email, EmailStatus, StatusChange};
+use engage_core::ports::EmailTransition;
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use serde::{Deserialize, Serialize};
+
+/// The part of an email that changes after it is recorded.
+#[derive(Debug, Serialize, Deserialize)]
+struct EmailState {
+    sent_at: Option<DateTime<Utc>>,
+    message_id: Option<String>,
+    status_history: Vec<StatusChange>,
+}
+
+/// `(created_at, id, content, status, state)` of emails as `e`, for [`email_from_row`].
+pub(crate) const SELECT_EMAILS: &str = "SELECT e.created_at, e.id, c.body, e.status, e.state FROM emails e JOIN email_contents c ON c.id = e.id";
+
+/// An email recorded for the first time, encoded off the writer thread.
+pub(crate) struct NewEmail {
+    pub email: Email,
+    content: String,
+    state: String,
+}
+
+impl NewEmail {
+    pub fn encode(email: Email) -> Result<Self, StoreError> {
+        Ok(Self {
+            content: to_json(&email)?,
+            state: state_json(&email)?,
+            email,
+        })
+    }
+}
+
+fn state_json(e: &Email) -> Result<String, StoreError> {
+    to_json(&EmailState {
+        sent_at: e.sent_at,
+        message_id: e.message_id.clone(),
+        status_history: e.status_history.clone(),
+    })
+}
+
+/// When an email's current status became due for attention: the scheduled time for
+/// `scheduled`, otherwise the moment it entered its status (so stranded `pending` and
+/// stuck `sending` emails can be found by age).
+fn due_at(e: &Email) -> String {
+    match (e.status, e.scheduled_for) {
+        (EmailStatus::Scheduled, Some(at)) => ts(at),
+        _ => ts(e.status_history.last().map_or(e.created_at, |h| h.at)),
+    }
+}
+
+pub(crate) fn insert_email(c: &Connection, new: &NewEmail) -> Result<(), StoreError> {
+    let e = &new.email;
+    c.prepare_cached("INSERT INTO email_contents (id, body) VALUES (?1, ?2)")
+        .and_then(|mut s| s.execute(params![e.id.as_str(), new.content]))
+        .map_err(unexpected)?;
+    c.prepare_cached(
+        "INSERT INTO emails (id, user_id, campaign, status, created_at, due_at, updated_at, state) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            e.id.as_str(),
+            e.user_id.as_str(),
+            e.campaign,
+            e.status.as_str(),
+            ts(e.created_at),
+            due_at(e),
+            ts(e.created_at),
+            new.state
+        ])
+    })
+    .map_err(unexpected)?;
+    Ok(())
+}
+
+/// Decodes a row of [`SELECT_EMAILS`].
+pub(crate) fn email_from_row(r: &Row) -> Result<Email, StoreError> {
+    let (content, status, state) = (|| {
+        Ok::<_, rusqlite::Error>((
+            r.get::<_, String>(2)?,
+            r.get::<_, String>(3)?,
+            r.get::<_, String>(4)?,
+        ))
+    })()
+    .map_err(unexpected)?;
+    let mut email: Email = from_json(&content)?;
+    let state: EmailState = from_json(&state)?;
+    email.status =
+        EmailStatus::parse(&status).ok_or_else(|| unexpected(format!("status `{status}`")))?;
+    email.sent_at = state.sent_at;
+    email.message_id = state.message_id;
+    email.status_history = state.status_history;
+    Ok(email)
+}
+
+pub(crate) fn get_email(c: &Connection, id: &str) -> Result<Option<Email>, StoreError> {
+    let mut s = c
+        .prepare_cached(&format!("{SELECT_EMAILS} WHERE e.id = ?1"))
+        .map_err(unexpected)?;
+    let mut rows = s.query([id]).map_err(unexpected)?;
+    match rows.next().map_err(unexpected)? {
+        Some(r) => email_from_row(r).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Moves one email to `m.change.status` if it is still at `m.from`. Only the small
+/// state row is read and rewritten; the content is not touched.
+pub(crate) fn transition_in(c: &Connection, m: EmailTransition) -> Result<bool, StoreError> {
+    let found = c
+        .prepare_cached("SELECT status, state FROM emails WHERE id = ?1")
+        .and_then(|mut s| {
+            s.query_row([m.id.as_str()], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })
+            .optional()
+        })
+        .map_err(unexpected)?;
+    let Some((status, state)) = found else {
+        return Ok(false);
+    };
+    if status != m.from.as_str() {
+        return Ok(false);
+    }
+    let mut state: EmailState = from_json(&state)?;
+    let to = m.change.status;
+    if to == EmailStatus::Sent {
+        state.sent_at = Some(m.change.at);
+    }
+    if m.message_id.is_some() {
+        state.message_id = m.message_id;
+    }
+    let at = ts(m.change.at);
+    state.status_history.push(m.change);
+    // A scheduled email keeps its due time; any other status is due from now.
+    c.prepare_cached(
+        "UPDATE emails SET status = ?2, due_at = CASE WHEN ?2 = 'scheduled' THEN due_at ELSE ?3 END,
+           updated_at = ?3, state = ?4 WHERE id = ?1",
+    )
+    .and_then(|mut s| s.execute(params![m.id.as_str(), to.as_str(), at, to_json(&state).map_err(|x| rusqlite::Error::ToSqlConversionFailure(Box::new(x)))?]))
+    .map_err(unexpected)?;
+    Ok(true)
+}

@@ -1,0 +1,182 @@
+//! The email processor works on batches: each event is still decided on its own terms.
+
+use crate::helpers::*;
+use engage_core::change::Event;
+use engage_embedded::pipeline::Handled;
+use engage_embedded::queue::EMAIL_QUEUE;
+use serde_json::json;
+use std::time::Duration;
+
+/// Creates `n` opted-in clients and renames each three times: four changes per client.
+async fn clients_with_four_changes(app: &TestApp, n: usize) -> Vec<String> {
+    let mut ids = Vec::new();
+    for i in 0..n {
+        let id = app
+            .create_client(&format!("batch{i}@example.com"), "Europe/London", true)
+            .await;
+        for (v, name) in [(1, "Ann"), (2, "Bea"), (3, "Cai")] {
+            let r = app
+                .patch(
+                    &format!("/api/v1/users/{id}"),
+                    &json!({"version": v, "first_name": name}),
+                )
+                .await;
+            assert_eq!(r.status(), 200);
+        }
+        ids.push(id);
+    }
+    ids
+}
+
+#[tokio::test]
+async fn one_batch_decides_each_clients_events_in_order() {
+    let app = spawn_app().await;
+    let ids = clients_with_four_changes(&app, 5).await;
+    let messages = app.take_messages(100).await;
+    assert_eq!(messages.len(), 20);
+
+    let handled = app.pipeline.handle_batch(messages).await.unwrap();
+    assert_eq!(handled, vec![Handled::Done; 20]);
+
+    for id in &ids {
+        let decisions = app.decisions(id).await;
+        assert_eq!(decisions.len(), 4, "one decision per event: {decisions:?}");
+        // The client's events were decided in arrival order: the creation first (had
+        // a later change gone first, the creation would have been superseded and no
+        // welcome sent).
+        let created = decisions
+            .iter()
+            .find(|d| d["event_type"] == "client_created")
+            .unwrap();
+        assert_eq!(created["outcome"], "send", "{decisions:?}");
+        assert_eq!(created["campaign"], "welcome");
+        let emails = app.emails(id).await;
+        let welcomes: Vec<_> = emails
+            .iter()
+            .filter(|e| e["campaign"] == "welcome")
+            .collect();
+        assert_eq!(welcomes.len(), 1, "{emails:?}");
+        assert!(emails.iter().all(|e| e["status"] == "sent"), "{emails:?}");
+    }
+    let sent: usize = {
+        let mut n = 0;
+        for id in &ids {
+            n += app.emails(id).await.len();
+        }
+        n
+    };
+    assert_eq!(app.outbox_files().len(), sent);
+    let depth = app.store.queue_depth(EMAIL_QUEUE).await.unwrap();
+    assert_eq!(
+        (depth.visible, depth.in_flight, depth.delayed),
+        (0, 0, 0),
+        "every message acknowledged"
+    );
+}
+
+#[tokio::test]
+async fn a_poison_message_in_a_batch_is_released_and_the_rest_are_done() {
+    let app = spawn_app().await;
+    let ids = clients_with_four_changes(&app, 2).await;
+    app.pipeline.pump_once().await.unwrap();
+    app.store
+        .send_messages(EMAIL_QUEUE, vec!["{not an event".into()], Duration::ZERO)
+        .await
+        .unwrap();
+    let messages = app.take_messages(100).await;
+    assert_eq!(messages.len(), 9);
+    let poison = messages
+        .iter()
+        .position(|m| m.body.starts_with("{not"))
+        .unwrap();
+
+    let handled = app.pipeline.handle_batch(messages).await.unwrap();
+    for (i, h) in handled.iter().enumerate() {
+        let expected = if i == poison {
+            Handled::Retry
+        } else {
+            Handled::Done
+        };
+        assert_eq!(*h, expected, "message {i}");
+    }
+    for id in &ids {
+        assert_eq!(app.decisions(id).await.len(), 4);
+        let emails = app.emails(id).await;
+        assert_eq!(
+            emails.iter().filter(|e| e["campaign"] == "welcome").count(),
+            1
+        );
+    }
+    let depth = app.store.queue_depth(EMAIL_QUEUE).await.unwrap();
+    assert_eq!(
+        (depth.visible, depth.in_flight, depth.delayed),
+        (0, 0, 1),
+        "only the poison message is left, backing off"
+    );
+}
+
+#[tokio::test]
+async fn a_batch_delivered_again_sends_nothing_twice() {
+    let app = spawn_app().await;
+    let ids = clients_with_four_changes(&app, 3).await;
+    let messages = app.take_messages(100).await;
+    let bodies: Vec<String> = messages.iter().map(|m| m.body.clone()).collect();
+    app.pipeline.handle_batch(messages).await.unwrap();
+    let outbox = app.outbox_files();
+    let mut before = Vec::new();
+    for id in &ids {
+        before.push(app.emails(id).await);
+    }
+    assert!(outbox.len() >= 3, "{outbox:?}");
+
+    // The same events again, as a redelivery after a lost acknowledgement would bring.
+    app.store
+        .send_messages(EMAIL_QUEUE, bodies, Duration::ZERO)
+        .await
+        .unwrap();
+    let again = app.take_messages(100).await;
+    assert_eq!(again.len(), 12);
+    let events: Vec<Event> = again
+        .iter()
+        .map(|m| serde_json::from_str(&m.body).unwrap())
+        .collect();
+    let outcomes = app.pipeline.engine().process_batch(&events).await.unwrap();
+    assert!(
+        outcomes
+            .iter()
+            .all(|o| matches!(o, Ok(engage_core::processor::Outcome::Duplicate))),
+        "{outcomes:?}"
+    );
+    for (id, before) in ids.iter().zip(before) {
+        assert_eq!(app.decisions(id).await.len(), 4);
+        assert_eq!(app.emails(id).await, before);
+    }
+    assert_eq!(app.outbox_files(), outbox);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_batches_racing_on_the_same_clients_send_one_email_per_trigger() {
+    let app = spawn_app().await;
+    let ids = clients_with_four_changes(&app, 8).await;
+    let messages = app.take_messages(100).await;
+    assert_eq!(messages.len(), 32);
+    // Interleave the messages into two batches, so both hold events of every client.
+    let (a, b): (Vec<_>, Vec<_>) = messages
+        .into_iter()
+        .enumerate()
+        .partition(|(i, _)| i % 2 == 0);
+    let strip = |v: Vec<(usize, _)>| v.into_iter().map(|(_, m)| m).collect::<Vec<_>>();
+    let (p1, p2) = (app.pipeline.clone(), app.pipeline.clone());
+    let (a, b) = (strip(a), strip(b));
+    let t1 = tokio::spawn(async move { p1.handle_batch(a).await });
+    let t2 = tokio::spawn(async move { p2.handle_batch(b).await });
+    let mut handled = t1.await.unwrap().unwrap();
+    handled.extend(t2.await.unwrap().unwrap());
+    assert!(handled.iter().all(|h| *h == Handled::Done), "{handled:?}");
+    for id in &ids {
+        let emails = app.emails(id).await;
+        let welcomes = emails.iter().filter(|e| e["campaign"] == "welcome").count();
+        assert_eq!(welcomes, 1, "{id}: {emails:?}");
+        assert_eq!(app.decisions(id).await.len(), 4, "one decision per event");
+    }
+}
