@@ -1,11 +1,15 @@
 //! Opaque identifiers. Client ids are ULIDs (time-ordered, so lists page by id);
 //! event, decision and email ids are *derived* from what caused them, which is what
 //! makes redelivery harmless: the same change always yields the same event id, the
-//! same event the same decision id, and the same (client, campaign, trigger) the same
-//! email id.
+//! same event the same decision id, and the same (campaign, trigger) the same email id.
+//!
+//! Derived ids keep their cause's order: an event id carries its change's sequence
+//! number, and the decision and email ids carry the event's. Stored ids that follow
+//! the change stream's order are appended to their indexes; hashed ids (as these were
+//! at first) land on a random page each, and at thousands of decisions a second those
+//! random page writes were most of what the database wrote.
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use std::fmt;
 
 macro_rules! id_type {
@@ -52,15 +56,6 @@ id_type!(
     EmailId
 );
 
-fn digest(parts: &[&str]) -> String {
-    let mut h = Sha256::new();
-    for p in parts {
-        h.update(p.as_bytes());
-        h.update([0u8]);
-    }
-    hex::encode(&h.finalize()[..13])
-}
-
 impl UserId {
     /// A new client id: a ULID from one monotonic generator, so ids sort in creation
     /// order even within a millisecond and lists can page by id.
@@ -93,18 +88,25 @@ impl EventId {
     }
 }
 
+impl EventId {
+    /// The event id without its `evt_` prefix: what ids derived from it carry.
+    fn suffix(&self) -> &str {
+        self.0.strip_prefix("evt_").unwrap_or(&self.0)
+    }
+}
+
 impl DecisionId {
+    /// One decision per event, so the event's id (re-prefixed) identifies it.
     pub fn for_event(event: &EventId) -> Self {
-        Self(format!("dec_{}", digest(&[event.as_str()])))
+        Self(format!("dec_{}", event.suffix()))
     }
 }
 
 impl EmailId {
-    pub fn derive(user: &UserId, campaign: &str, trigger: &EventId) -> Self {
-        Self(format!(
-            "eml_{}",
-            digest(&[user.as_str(), campaign, trigger.as_str()])
-        ))
+    /// At most one email per campaign for a trigger event. An event is about one
+    /// client, so the client needs no place in the id.
+    pub fn derive(campaign: &str, trigger: &EventId) -> Self {
+        Self(format!("eml_{}_{campaign}", trigger.suffix()))
     }
 }
 
@@ -114,22 +116,42 @@ mod tests {
 
     #[test]
     fn derived_ids_are_stable_and_distinct() {
-        let u = UserId::from_string("usr_1");
         let e1 = EventId::for_change("42");
         let e2 = EventId::for_change("43");
         assert_eq!(
-            EmailId::derive(&u, "welcome", &e1),
-            EmailId::derive(&u, "welcome", &e1)
+            EmailId::derive("welcome", &e1),
+            EmailId::derive("welcome", &e1)
         );
         assert_ne!(
-            EmailId::derive(&u, "welcome", &e1),
-            EmailId::derive(&u, "welcome", &e2)
+            EmailId::derive("welcome", &e1),
+            EmailId::derive("welcome", &e2)
         );
         assert_ne!(
-            EmailId::derive(&u, "welcome", &e1),
-            EmailId::derive(&u, "win_back", &e1)
+            EmailId::derive("welcome", &e1),
+            EmailId::derive("win_back", &e1)
         );
         assert_eq!(DecisionId::for_event(&e1), DecisionId::for_event(&e1));
+        assert_ne!(DecisionId::for_event(&e1), DecisionId::for_event(&e2));
+        let day = chrono::NaiveDate::from_ymd_opt(2026, 3, 2).unwrap();
+        let sweep = EventId::for_sweep(&UserId::from_string("usr_1"), day);
+        assert_ne!(DecisionId::for_event(&sweep), DecisionId::for_event(&e1));
+    }
+
+    #[test]
+    fn derived_ids_follow_the_change_streams_order() {
+        // Changes 1000..1999 share a length, so their ids sort as their numbers do:
+        // each new decision or email is appended to its index.
+        let ids: Vec<(DecisionId, EmailId)> = (1000..2000)
+            .map(|seq| {
+                let e = EventId::for_change(&seq.to_string());
+                (DecisionId::for_event(&e), EmailId::derive("welcome", &e))
+            })
+            .collect();
+        for w in ids.windows(2) {
+            assert!(w[0].0 < w[1].0 && w[0].1 < w[1].1, "{:?}", w);
+        }
+        assert_eq!(ids[0].0.as_str(), "dec_1000");
+        assert_eq!(ids[0].1.as_str(), "eml_1000_welcome");
     }
 
     #[test]

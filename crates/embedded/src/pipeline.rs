@@ -29,7 +29,7 @@ pub struct PipelineSettings {
 impl Default for PipelineSettings {
     fn default() -> Self {
         Self {
-            workers: 4,
+            workers: 8,
             stream_batch: 500,
             receive_batch: 100,
             queue: QueueSettings::default(),

@@ -44,7 +44,7 @@ impl Default for PipelineConfig {
     fn default() -> Self {
         Self {
             autostart: true,
-            workers: 4,
+            workers: 8,
             batch_size: 100,
             visibility_timeout_secs: 60,
             max_receives: 5,
@@ -295,6 +295,6 @@ mod tests {
         assert_eq!(c.public_url(), "https://engage.example.com");
         assert_eq!(c.engine.campaigns.len(), 1);
         assert_eq!(c.engine.campaigns[0].cooldown_days, None);
-        assert_eq!((c.pipeline.workers, c.pipeline.batch_size), (4, 100));
+        assert_eq!((c.pipeline.workers, c.pipeline.batch_size), (8, 100));
     }
 }

@@ -385,7 +385,7 @@ impl Engine {
         d.scheduled_for = scheduled_for;
         let email = match (&campaign, outcome) {
             (Some(name), DecisionOutcome::Send | DecisionOutcome::Schedule) => {
-                let id = EmailId::derive(&client.id, name, &event.id);
+                let id = EmailId::derive(name, &event.id);
                 let composed = self.compose(name, &client, &breakdown).await?;
                 d.email_id = Some(id.clone());
                 d.explanation = match scheduled_for {

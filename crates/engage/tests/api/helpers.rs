@@ -56,7 +56,10 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
 
 async fn start(config: Config, clock: Arc<ManualClock>, dir: Option<tempfile::TempDir>) -> TestApp {
     if std::env::var("TEST_LOG").is_ok() {
-        engage::telemetry::init();
+        // The first test's logging stays on for the whole run.
+        static LOGS: std::sync::OnceLock<tracing_appender::non_blocking::WorkerGuard> =
+            std::sync::OnceLock::new();
+        LOGS.get_or_init(engage::telemetry::init);
     }
     let data_dir = config.data_dir.clone();
     let app = Application::build(config, clock.clone())

@@ -180,7 +180,7 @@ async fn an_email_stranded_as_pending_by_a_crash_is_sent_by_the_scheduler() {
         .compose("welcome", &client, &breakdown)
         .await
         .unwrap();
-    let email_id = engage_core::ids::EmailId::derive(&client.id, "welcome", &event.id);
+    let email_id = engage_core::ids::EmailId::derive("welcome", &event.id);
     let decision_id = engage_core::ids::DecisionId::for_event(&event.id);
     let now = engage_core::clock::Clock::now(app.clock.as_ref());
     let email = engage_core::email::Email {
