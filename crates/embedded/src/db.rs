@@ -32,14 +32,18 @@ use tokio::sync::{Semaphore, oneshot};
 pub const MAX_BATCH: usize = 512;
 /// Read connections, idle or busy, at most.
 pub const MAX_READERS: usize = 8;
-/// How often the checkpointer copies committed WAL frames into the database file.
-const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
+/// How often the checkpointer copies committed WAL frames into the database file. The
+/// more it has copied, the shorter the writer's own checkpoints, which stall every
+/// write: at 2,000 changes/s, checking every 250 ms gave a p99 latency of 160 ms,
+/// every 50 ms 64 ms, with the same throughput.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(50);
 /// The WAL's size, in pages, at which the writer checkpoints (SQLite's default is
-/// 1,000). A page written many times between checkpoints is copied once.
+/// 1,000). A page written many times between checkpoints is copied once: 2,000 cost
+/// a tenth of the pipeline's throughput against 8,000.
 const WAL_PAGES: i64 = 8_000;
 /// Page cache per connection, in KiB: the writer's holds the hot index pages; readers'
 /// are small, since every commit elsewhere invalidates them anyway.
-const WRITER_CACHE_KIB: i64 = 32_000;
+const WRITER_CACHE_KIB: i64 = 16_000;
 const READER_CACHE_KIB: i64 = 4_000;
 
 type Completion = Box<dyn FnOnce(Result<(), String>) + Send>;

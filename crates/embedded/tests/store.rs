@@ -6,7 +6,7 @@ use engage_core::StoreError;
 use engage_core::client::NewClient;
 use engage_core::clock::Clock;
 use engage_core::ids::UserId;
-use engage_core::ports::{ClientQuery, ClientStore};
+use engage_core::ports::{ClientImport, ClientQuery, ClientStore, ClientWrite};
 use engage_embedded::queue::{EMAIL_DLQ, EMAIL_QUEUE, QueueSettings};
 
 mod common;
@@ -118,6 +118,76 @@ async fn a_failing_write_in_a_batch_does_not_undo_the_others() {
         .unwrap();
     assert_eq!(page.items.len(), 160);
     assert_eq!(f.store.changes_after(0, 1000).await.unwrap().len(), 160);
+}
+
+#[tokio::test]
+async fn a_refused_row_of_an_import_batch_writes_nothing_and_the_others_are_stored() {
+    let f = fixture();
+    let now = f.clock.now();
+    let taken = client("taken@example.com", "Tia", now);
+    f.store.insert(taken.clone()).await.unwrap();
+    let head = f.store.changes_after(0, 100).await.unwrap().len();
+
+    let mut moved_on = taken.clone();
+    moved_on.first_name = "Tea".into();
+    moved_on.version = 2;
+    let mut renamed = taken.clone();
+    renamed.first_name = "Tina".into();
+    renamed.version = 2;
+    let results = f
+        .store
+        .write_batch(vec![
+            ClientWrite::Insert(client("a@example.com", "Ada", now)),
+            // Each of these is refused by its first statement.
+            ClientWrite::Insert(client("TAKEN@example.com", "Dup", now)),
+            ClientWrite::Replace {
+                client: moved_on,
+                expected_version: 7,
+            },
+            ClientWrite::Replace {
+                client: client("ghost@example.com", "Gus", now),
+                expected_version: 1,
+            },
+            ClientWrite::Replace {
+                client: renamed,
+                expected_version: 1,
+            },
+            ClientWrite::Insert(client("b@example.com", "Bo", now)),
+        ])
+        .await
+        .unwrap();
+
+    assert!(results[0].is_ok());
+    assert!(
+        matches!(results[1], Err(StoreError::Duplicate(_))),
+        "{:?}",
+        results[1]
+    );
+    assert!(
+        matches!(results[2], Err(StoreError::VersionConflict { current: 1 })),
+        "{:?}",
+        results[2]
+    );
+    assert!(
+        matches!(results[3], Err(StoreError::NotFound)),
+        "{:?}",
+        results[3]
+    );
+    assert!(results[4].is_ok() && results[5].is_ok(), "{results:?}");
+    // One change record per stored row, none for a refused one.
+    let changes = f.store.changes_after(0, 100).await.unwrap();
+    assert_eq!(changes.len() - head, 3);
+    let stored = f.store.get(&taken.id).await.unwrap().unwrap();
+    assert_eq!((stored.first_name.as_str(), stored.version), ("Tina", 2));
+    let page = f
+        .store
+        .list(&ClientQuery {
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(page.items.len(), 3);
 }
 
 #[tokio::test]
