@@ -44,6 +44,8 @@ pub struct Pipeline {
     store: Store,
     engine: Engine,
     settings: PipelineSettings,
+    /// Receipts of messages done with, deleted by the next receive (any worker's).
+    acks: std::sync::Mutex<Vec<String>>,
 }
 
 /// What one message came to.
@@ -61,6 +63,7 @@ impl Pipeline {
             store,
             engine,
             settings,
+            acks: Default::default(),
         }
     }
 
@@ -76,21 +79,40 @@ impl Pipeline {
         self.store.pump(self.settings.stream_batch).await
     }
 
-    /// Receives one batch from the email queue and handles it.
+    /// Acknowledges the messages done since the last receive and receives one batch,
+    /// in one write, then handles the batch. Its done messages are acknowledged by the
+    /// next receive: one write per batch fewer, and a message left unacknowledged by a
+    /// stop is only redelivered, which changes nothing.
     pub async fn work_once(&self) -> Result<usize, StoreError> {
-        let batch = self
+        let acks = std::mem::take(&mut *self.acks.lock().expect("acks"));
+        let batch = match self
             .store
-            .receive(
+            .receive_acking(
                 EMAIL_QUEUE,
                 self.settings.receive_batch,
                 self.settings.queue,
+                acks.clone(),
             )
-            .await?;
+            .await
+        {
+            Ok(b) => b,
+            Err(e) => {
+                self.acks.lock().expect("acks").extend(acks);
+                return Err(e);
+            }
+        };
         let n = batch.len();
         if n > 0 {
-            self.handle_batch(batch).await?;
+            let (_, done) = self.process(batch).await?;
+            self.acks.lock().expect("acks").extend(done);
         }
         Ok(n)
+    }
+
+    /// Deletes the messages done but not yet acknowledged (at shutdown).
+    pub async fn flush_acks(&self) -> Result<(), StoreError> {
+        let acks = std::mem::take(&mut *self.acks.lock().expect("acks"));
+        self.store.delete_messages(acks).await.map(|_| ())
     }
 
     /// Processes one message and acknowledges it, or releases it with backoff.
@@ -102,12 +124,23 @@ impl Pipeline {
             .expect("one per message"))
     }
 
-    /// Processes messages as one batch ([`Engine::process_batch`]): those done are
-    /// deleted in one write; each failed one is released with its own backoff, and
+    /// Processes messages as one batch ([`Engine::process_batch`]) and deletes those
+    /// done in one write; each failed one is released with its own backoff, and
     /// reaches the DLQ after the maximum receives. When the store fails as a whole,
     /// every message is released.
-    #[tracing::instrument(skip_all, fields(messages = msgs.len()))]
     pub async fn handle_batch(&self, msgs: Vec<Received>) -> Result<Vec<Handled>, StoreError> {
+        let (handled, done) = self.process(msgs).await?;
+        self.store.delete_messages(done).await?;
+        Ok(handled)
+    }
+
+    /// Processes a batch, releasing the failed messages; returns what each came to and
+    /// the receipts of those done, to be deleted.
+    #[tracing::instrument(skip_all, fields(messages = msgs.len()))]
+    async fn process(
+        &self,
+        msgs: Vec<Received>,
+    ) -> Result<(Vec<Handled>, Vec<String>), StoreError> {
         let mut events = Vec::with_capacity(msgs.len());
         let mut results: Vec<Option<Result<(), ProcessError>>> = Vec::with_capacity(msgs.len());
         for m in &msgs {
@@ -147,7 +180,6 @@ impl Pipeline {
             .filter(|(_, r)| r.is_ok())
             .map(|(m, _)| m.receipt.clone())
             .collect();
-        self.store.delete_messages(done).await?;
         let mut handled = Vec::with_capacity(msgs.len());
         for (msg, result) in msgs.iter().zip(results) {
             handled.push(match result {
@@ -162,7 +194,7 @@ impl Pipeline {
                 }
             });
         }
-        Ok(handled)
+        Ok((handled, done))
     }
 
     /// Runs the tailer and the workers until there is nothing left to do now (for
@@ -212,6 +244,9 @@ impl Pipeline {
                         _ = me.store.wait_for_messages(me.settings.idle_poll) => {}
                         _ = stop.changed() => {}
                     }
+                }
+                if let Err(e) = me.flush_acks().await {
+                    tracing::warn!(error = %e, "acknowledging the last messages failed; they will be redelivered");
                 }
             });
         }

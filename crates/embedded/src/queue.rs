@@ -100,6 +100,18 @@ pub(crate) fn publish_in(c: &Connection, events: &[Event], now: i64) -> Result<(
     Ok(())
 }
 
+/// Deletes the messages whose receipts are current; returns how many.
+fn delete_in(c: &Connection, receipts: &[String]) -> Result<usize, StoreError> {
+    let mut s = c
+        .prepare_cached("DELETE FROM queue_messages WHERE id = ?1 AND receipt = ?2")
+        .map_err(unexpected)?;
+    receipts.iter().try_fold(0, |n, r| {
+        s.execute(params![message_id(r), r])
+            .map(|d| n + d)
+            .map_err(unexpected)
+    })
+}
+
 impl Store {
     pub(crate) fn now_ms(&self) -> i64 {
         self.clock.now().timestamp_millis()
@@ -133,6 +145,18 @@ impl Store {
         max: u32,
         settings: QueueSettings,
     ) -> Result<Vec<Received>, StoreError> {
+        self.receive_acking(queue, max, settings, Vec::new()).await
+    }
+
+    /// Deletes the messages of `acks` (receipts of messages done with) and receives up
+    /// to `max` more, in one write: a worker acknowledges a batch with its next receive.
+    pub async fn receive_acking(
+        &self,
+        queue: &str,
+        max: u32,
+        settings: QueueSettings,
+        acks: Vec<String>,
+    ) -> Result<Vec<Received>, StoreError> {
         let now = self.now_ms();
         let hidden_until = now + settings.visibility.as_millis() as i64;
         let queue = queue.to_string();
@@ -141,6 +165,7 @@ impl Store {
             .collect();
         self.db
             .write(move |c| {
+                delete_in(c, &acks)?;
                 let mut pick = c
                     .prepare_cached(
                         "SELECT id, body, receive_count FROM queue_messages WHERE queue = ?1 AND visible_at <= ?2 ORDER BY visible_at, id LIMIT ?3",
@@ -193,18 +218,7 @@ impl Store {
         if receipts.is_empty() {
             return Ok(0);
         }
-        self.db
-            .write(move |c| {
-                let mut s = c
-                    .prepare_cached("DELETE FROM queue_messages WHERE id = ?1 AND receipt = ?2")
-                    .map_err(unexpected)?;
-                receipts.iter().try_fold(0, |n, r| {
-                    s.execute(params![message_id(r), r])
-                        .map(|d| n + d)
-                        .map_err(unexpected)
-                })
-            })
-            .await
+        self.db.write(move |c| delete_in(c, &receipts)).await
     }
 
     /// Makes a received message visible again after `delay` (backoff), noting why.

@@ -286,6 +286,52 @@ async fn the_queue_hides_received_messages_and_honours_receipts() {
 }
 
 #[tokio::test]
+async fn a_receive_acknowledges_the_previous_batch_in_the_same_write() {
+    let f = fixture();
+    let s = QueueSettings {
+        visibility: std::time::Duration::from_secs(30),
+        max_receives: 3,
+        dead_letter_queue: EMAIL_DLQ,
+    };
+    let bodies = (1..=4).map(|i| format!("m{i}")).collect();
+    f.store
+        .send_messages(EMAIL_QUEUE, bodies, std::time::Duration::ZERO)
+        .await
+        .unwrap();
+    let first = f.store.receive(EMAIL_QUEUE, 2, s).await.unwrap();
+    assert_eq!(first.len(), 2);
+
+    // A receipt from an earlier delivery is no longer current and deletes nothing.
+    let stale = format!("{}.0000", first[0].id);
+    let acks = vec![first[0].receipt.clone(), first[1].receipt.clone(), stale];
+    let second = f
+        .store
+        .receive_acking(EMAIL_QUEUE, 10, s, acks)
+        .await
+        .unwrap();
+    let bodies: Vec<&str> = second.iter().map(|m| m.body.as_str()).collect();
+    assert_eq!(bodies, ["m3", "m4"]);
+    let depth = f.store.queue_depth(EMAIL_QUEUE).await.unwrap();
+    assert_eq!(
+        (depth.visible, depth.in_flight, depth.delayed),
+        (0, 2, 0),
+        "the acknowledged two are gone, the received two in flight"
+    );
+    let acks = second.iter().map(|m| m.receipt.clone()).collect();
+    assert!(
+        f.store
+            .receive_acking(EMAIL_QUEUE, 10, s, acks)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        f.store.queue_depth(EMAIL_QUEUE).await.unwrap(),
+        Default::default()
+    );
+}
+
+#[tokio::test]
 async fn delayed_messages_wait_and_poison_messages_reach_the_dead_letter_queue() {
     let f = fixture();
     let s = QueueSettings {
