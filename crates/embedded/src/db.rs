@@ -44,7 +44,7 @@ const WAL_PAGES: i64 = 8_000;
 /// Page cache per connection, in KiB: the writer's holds the hot index pages; readers'
 /// are small, since every commit elsewhere invalidates them anyway.
 const WRITER_CACHE_KIB: i64 = 16_000;
-const READER_CACHE_KIB: i64 = 8_000;
+const READER_CACHE_KIB: i64 = 4_000;
 
 type Completion = Box<dyn FnOnce(Result<(), String>) + Send>;
 type Job = Box<dyn FnOnce(&Connection) -> Completion + Send>;
