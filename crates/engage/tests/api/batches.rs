@@ -4,34 +4,12 @@ use crate::helpers::*;
 use engage_core::change::Event;
 use engage_embedded::pipeline::Handled;
 use engage_embedded::queue::EMAIL_QUEUE;
-use serde_json::json;
 use std::time::Duration;
-
-/// Creates `n` opted-in clients and renames each three times: four changes per client.
-async fn clients_with_four_changes(app: &TestApp, n: usize) -> Vec<String> {
-    let mut ids = Vec::new();
-    for i in 0..n {
-        let id = app
-            .create_client(&format!("batch{i}@example.com"), "Europe/London", true)
-            .await;
-        for (v, name) in [(1, "Ann"), (2, "Bea"), (3, "Cai")] {
-            let r = app
-                .patch(
-                    &format!("/api/v1/users/{id}"),
-                    &json!({"version": v, "first_name": name}),
-                )
-                .await;
-            assert_eq!(r.status(), 200);
-        }
-        ids.push(id);
-    }
-    ids
-}
 
 #[tokio::test]
 async fn one_batch_decides_each_clients_events_in_order() {
     let app = spawn_app().await;
-    let ids = clients_with_four_changes(&app, 5).await;
+    let ids = app.clients_with_four_changes("batch", 5).await;
     let messages = app.take_messages(100).await;
     assert_eq!(messages.len(), 20);
 
@@ -77,7 +55,7 @@ async fn one_batch_decides_each_clients_events_in_order() {
 #[tokio::test]
 async fn a_poison_message_in_a_batch_is_released_and_the_rest_are_done() {
     let app = spawn_app().await;
-    let ids = clients_with_four_changes(&app, 2).await;
+    let ids = app.clients_with_four_changes("batch", 2).await;
     app.pipeline.pump_once().await.unwrap();
     app.store
         .send_messages(EMAIL_QUEUE, vec!["{not an event".into()], Duration::ZERO)
@@ -118,7 +96,7 @@ async fn a_poison_message_in_a_batch_is_released_and_the_rest_are_done() {
 #[tokio::test]
 async fn a_batch_delivered_again_sends_nothing_twice() {
     let app = spawn_app().await;
-    let ids = clients_with_four_changes(&app, 3).await;
+    let ids = app.clients_with_four_changes("batch", 3).await;
     let messages = app.take_messages(100).await;
     let bodies: Vec<String> = messages.iter().map(|m| m.body.clone()).collect();
     app.pipeline.handle_batch(messages).await.unwrap();
@@ -157,7 +135,7 @@ async fn a_batch_delivered_again_sends_nothing_twice() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_batches_racing_on_the_same_clients_send_one_email_per_trigger() {
     let app = spawn_app().await;
-    let ids = clients_with_four_changes(&app, 8).await;
+    let ids = app.clients_with_four_changes("batch", 8).await;
     let messages = app.take_messages(100).await;
     assert_eq!(messages.len(), 32);
     // Interleave the messages into two batches, so both hold events of every client.

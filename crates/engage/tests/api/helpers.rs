@@ -160,6 +160,28 @@ impl TestApp {
         v["id"].as_str().unwrap().to_string()
     }
 
+    /// Creates `n` opted-in clients (`{prefix}{i}@example.com`) and renames each three
+    /// times: four changes per client. Returns their ids.
+    pub async fn clients_with_four_changes(&self, prefix: &str, n: usize) -> Vec<String> {
+        let mut ids = Vec::new();
+        for i in 0..n {
+            let id = self
+                .create_client(&format!("{prefix}{i}@example.com"), "Europe/London", true)
+                .await;
+            for (v, name) in [(1, "Ann"), (2, "Bea"), (3, "Cai")] {
+                let r = self
+                    .patch(
+                        &format!("/api/v1/users/{id}"),
+                        &json!({"version": v, "first_name": name}),
+                    )
+                    .await;
+                assert_eq!(r.status(), StatusCode::OK);
+            }
+            ids.push(id);
+        }
+        ids
+    }
+
     pub async fn record(&self, user: &str, activity: Value) -> Value {
         let r = self
             .post(&format!("/api/v1/users/{user}/activity"), &activity)

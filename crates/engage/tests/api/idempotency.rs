@@ -254,22 +254,7 @@ async fn an_email_stranded_as_pending_by_a_crash_is_sent_by_the_scheduler() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn workers_deciding_on_one_client_at_once_send_one_email_per_trigger() {
     let app = spawn_app().await;
-    let mut ids = Vec::new();
-    for i in 0..10 {
-        let id = app
-            .create_client(&format!("race{i}@example.com"), "Europe/London", true)
-            .await;
-        for (v, name) in [(1, "Ann"), (2, "Bea"), (3, "Cai")] {
-            let r = app
-                .patch(
-                    &format!("/api/v1/users/{id}"),
-                    &json!({"version": v, "first_name": name}),
-                )
-                .await;
-            assert_eq!(r.status(), 200);
-        }
-        ids.push(id);
-    }
+    let ids = app.clients_with_four_changes("race", 10).await;
     let messages = app.take_messages(100).await;
     assert_eq!(messages.len(), 40);
     // Every event of every client at once, as four workers would take them.
