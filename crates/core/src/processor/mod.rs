@@ -11,27 +11,26 @@
 //! events one by one.
 
 mod deliver;
+mod plan;
 mod schedule;
 
 pub use deliver::Delivery;
+use plan::Plan;
 pub use schedule::{STRANDED_AFTER, STUCK_SENDING_AFTER, TickReport};
 
 use crate::StoreError;
-use crate::change::{Event, EventType};
+use crate::change::Event;
 use crate::client::Client;
 use crate::clock::Clock;
-use crate::compose::{ComposeRequest, Composed, guard, render_html};
+use crate::compose::{ComposeRequest, Composed, guard};
 use crate::config::EngineConfig;
-use crate::email::{Decision, DecisionOutcome, Email, EmailStatus, SkipReason, StatusChange};
-use crate::ids::{DecisionId, EmailId, UserId};
-use crate::policy::{PolicyInput, Verdict, decide};
+use crate::email::{Decision, DecisionOutcome, EmailStatus, SkipReason};
+use crate::ids::{EmailId, UserId};
 use crate::ports::{
-    ClientStore, CommitResult, ContentGenerator, ContextRequest, DecisionCommit, EventPublisher,
-    Ledger, LedgerContext, MailSender,
+    ClientStore, CommitResult, ContentGenerator, ContextRequest, EventPublisher, Ledger, MailSender,
 };
 use crate::score::{ScoreBreakdown, score};
 use crate::unsubscribe::UnsubscribeLinks;
-use chrono::{DateTime, Duration, Utc};
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -85,16 +84,6 @@ pub enum ProcessError {
 
 /// Fresh attempts at a decision whose commit found the client's ledger moved on.
 const MAX_STALE_RETRIES: usize = 5;
-
-/// What one event of a batch is to write, worked out from what was read.
-struct Plan {
-    commit: DecisionCommit,
-    /// `None` for a rescore that changed nothing worth recording.
-    decision: Option<Decision>,
-    /// The client and suppression state the decision read, for sending its email.
-    client: Option<Client>,
-    suppressed: bool,
-}
 
 /// An event of a batch after its reads: already claimed, planned, or failed.
 enum Step {
@@ -262,180 +251,6 @@ impl Engine {
             }
         }
         Ok(results)
-    }
-
-    /// Decides on `event` from what was read: the client (if it still exists) and its
-    /// ledger context. Composes the email when the decision is to send one.
-    async fn plan(
-        &self,
-        event: &Event,
-        client: Option<Client>,
-        ctx: LedgerContext,
-        now: DateTime<Utc>,
-    ) -> Result<Plan, ProcessError> {
-        let decision_id = DecisionId::for_event(&event.id);
-        let base = |outcome, reason: Option<SkipReason>, version| Decision {
-            id: decision_id.clone(),
-            user_id: event.user_id.clone(),
-            event_id: event.id.clone(),
-            event_type: event.event_type,
-            user_version: version,
-            at: now,
-            outcome,
-            campaign: None,
-            reason,
-            explanation: reason.map_or(String::new(), |r| {
-                format!("not sent, because {}", r.explain())
-            }),
-            score: None,
-            tier: None,
-            email_id: None,
-            scheduled_for: None,
-        };
-
-        let Some(client) = client else {
-            let d = base(
-                DecisionOutcome::Skip,
-                Some(SkipReason::ClientDeleted),
-                event.user_version,
-            );
-            return Ok(Plan {
-                commit: DecisionCommit {
-                    event_id: event.id.clone(),
-                    decision: Some(d.clone()),
-                    email: None,
-                    score: None,
-                    user_id: event.user_id.clone(),
-                    processed_version: event.user_version,
-                    next_rescore_at: now,
-                    // Deleting a client removes its ledger state, so there is none to race on.
-                    expected_ledger_seq: 0,
-                },
-                decision: Some(d),
-                client: None,
-                suppressed: false,
-            });
-        };
-        let breakdown = score(&client, ctx.stats, now, &self.config.scoring);
-        let commit =
-            |decision: Option<Decision>, email: Option<Email>, processed_version| DecisionCommit {
-                event_id: event.id.clone(),
-                decision,
-                email,
-                score: Some(breakdown.clone()),
-                user_id: client.id.clone(),
-                processed_version,
-                next_rescore_at: now + Duration::days(1),
-                expected_ledger_seq: ctx.ledger_seq,
-            };
-
-        if let Some(last) = ctx
-            .last_processed_version
-            .filter(|&v| event.user_version < v)
-        {
-            let mut d = base(
-                DecisionOutcome::Skip,
-                Some(SkipReason::Superseded),
-                client.version,
-            );
-            d.score = Some(breakdown.score);
-            d.tier = Some(breakdown.tier);
-            return Ok(Plan {
-                commit: commit(Some(d.clone()), None, last),
-                decision: Some(d),
-                client: Some(client),
-                suppressed: ctx.suppressed,
-            });
-        }
-
-        let verdict = decide(
-            &PolicyInput {
-                client: &client,
-                score: &breakdown,
-                recent_emails: &ctx.recent_emails,
-                suppressed: ctx.suppressed,
-                now,
-            },
-            &self.config,
-        );
-        let (outcome, campaign, reason, scheduled_for) = match verdict {
-            Verdict::Send { campaign } => (DecisionOutcome::Send, Some(campaign), None, None),
-            Verdict::Schedule { campaign, at } => {
-                (DecisionOutcome::Schedule, Some(campaign), None, Some(at))
-            }
-            Verdict::Skip { campaign, reason } => {
-                (DecisionOutcome::Skip, campaign, Some(reason), None)
-            }
-        };
-        if event.event_type == EventType::RescoreDue
-            && reason == Some(SkipReason::NoCampaignApplies)
-        {
-            return Ok(Plan {
-                commit: commit(None, None, client.version),
-                decision: None,
-                client: Some(client),
-                suppressed: ctx.suppressed,
-            });
-        }
-
-        let mut d = base(outcome, reason, client.version);
-        d.score = Some(breakdown.score);
-        d.tier = Some(breakdown.tier);
-        d.campaign = campaign.clone();
-        d.scheduled_for = scheduled_for;
-        let email = match (&campaign, outcome) {
-            (Some(name), DecisionOutcome::Send | DecisionOutcome::Schedule) => {
-                let id = EmailId::derive(name, &event.id);
-                let composed = self.compose(name, &client, &breakdown).await?;
-                d.email_id = Some(id.clone());
-                d.explanation = match scheduled_for {
-                    Some(at) => format!(
-                        "{name} scheduled for {} (quiet hours in {})",
-                        at.to_rfc3339(),
-                        client.time_zone.name()
-                    ),
-                    None => format!(
-                        "{name} sent (score {}, tier {})",
-                        breakdown.score,
-                        breakdown.tier.as_str()
-                    ),
-                };
-                let status = if scheduled_for.is_some() {
-                    EmailStatus::Scheduled
-                } else {
-                    EmailStatus::Pending
-                };
-                Some(Email {
-                    id,
-                    user_id: client.id.clone(),
-                    campaign: name.clone(),
-                    status,
-                    subject: composed.content.subject,
-                    preheader: composed.content.preheader,
-                    body_html: render_html(&composed.content.body_text),
-                    body_text: composed.content.body_text,
-                    generator: composed.generator,
-                    trigger_event_id: event.id.clone(),
-                    decision_id: decision_id.clone(),
-                    created_at: now,
-                    scheduled_for,
-                    sent_at: None,
-                    message_id: None,
-                    status_history: vec![StatusChange {
-                        status,
-                        at: now,
-                        note: None,
-                    }],
-                })
-            }
-            _ => None,
-        };
-        Ok(Plan {
-            commit: commit(Some(d.clone()), email, client.version),
-            decision: Some(d),
-            client: Some(client),
-            suppressed: ctx.suppressed,
-        })
     }
 
     /// Writes the email for `campaign`, falling back to the template when the
