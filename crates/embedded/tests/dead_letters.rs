@@ -2,16 +2,14 @@
 //! dead-letter queue after the maximum receives, keeps its last error, and comes back
 //! to its queue with a fresh count when redriven; replay rewinds the change stream.
 
-use chrono::{Duration, Utc};
+use chrono::Duration;
 use engage_core::StoreError;
-use engage_core::client::NewClient;
 use engage_core::clock::Clock;
-use engage_core::ids::UserId;
 use engage_core::ports::{ClientStore, DeadLetters, StreamReplay};
 use engage_embedded::queue::{EMAIL_DLQ, EMAIL_QUEUE, QueueSettings};
 
 mod common;
-use common::{Fixture, fixture};
+use common::{Fixture, client, fixture};
 
 const SETTINGS: QueueSettings = QueueSettings {
     visibility: std::time::Duration::from_secs(10),
@@ -162,24 +160,14 @@ async fn unknown_dead_letters_are_not_found() {
     );
 }
 
-fn client(email: &str, now: chrono::DateTime<Utc>) -> engage_core::client::Client {
-    NewClient {
-        email: email.into(),
-        first_name: "Ada".into(),
-        last_name: None,
-        time_zone: "Europe/Paris".into(),
-        email_opt_in: true,
-        profile: None,
-    }
-    .into_client(UserId::generate(), now)
-    .unwrap()
-}
-
 #[tokio::test]
 async fn replay_rewinds_the_stream_and_answers_how_many_changes_follow() {
     let f = fixture();
     for e in ["a@example.com", "b@example.com", "c@example.com"] {
-        f.store.insert(client(e, f.clock.now())).await.unwrap();
+        f.store
+            .insert(client(e, "Ada", f.clock.now()))
+            .await
+            .unwrap();
     }
     assert_eq!(f.store.pump(100).await.unwrap(), 3);
     assert_eq!(f.store.stream_position().await.unwrap(), (3, 3));
@@ -204,7 +192,10 @@ async fn replay_rewinds_the_stream_and_answers_how_many_changes_follow() {
 async fn replay_never_moves_the_checkpoint_forward() {
     let f = fixture();
     for e in ["a@example.com", "b@example.com", "c@example.com"] {
-        f.store.insert(client(e, f.clock.now())).await.unwrap();
+        f.store
+            .insert(client(e, "Ada", f.clock.now()))
+            .await
+            .unwrap();
     }
     assert_eq!(f.store.pump(1).await.unwrap(), 1);
     // Changes 2 and 3 are not yet published: replaying "after 2" must not skip 2.

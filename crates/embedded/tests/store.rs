@@ -1,29 +1,14 @@
 //! The embedded store against real SQLite files: client writes and their change
 //! records, optimistic concurrency, group commit isolation, queue semantics.
 
-use chrono::{Duration, Utc};
+use chrono::Duration;
 use engage_core::StoreError;
-use engage_core::client::NewClient;
 use engage_core::clock::Clock;
-use engage_core::ids::UserId;
 use engage_core::ports::{ClientImport, ClientQuery, ClientStore, ClientWrite};
 use engage_embedded::queue::{EMAIL_DLQ, EMAIL_QUEUE, QueueSettings};
 
 mod common;
-use common::fixture;
-
-fn client(email: &str, first: &str, now: chrono::DateTime<Utc>) -> engage_core::client::Client {
-    NewClient {
-        email: email.into(),
-        first_name: first.into(),
-        last_name: None,
-        time_zone: "Europe/Paris".into(),
-        email_opt_in: true,
-        profile: None,
-    }
-    .into_client(UserId::generate(), now)
-    .unwrap()
-}
+use common::{client, fixture};
 
 #[tokio::test]
 async fn each_client_write_appends_one_change_record() {

@@ -1,7 +1,10 @@
-//! What the store's test files share: a fresh SQLite file and a manual clock.
+//! What the store's test files share: a fresh SQLite file, a manual clock, and
+//! clients to store.
 
 use chrono::{TimeZone, Utc};
+use engage_core::client::{Client, NewClient};
 use engage_core::clock::ManualClock;
+use engage_core::ids::UserId;
 use engage_embedded::{Durability, Store};
 use std::sync::Arc;
 
@@ -28,4 +31,18 @@ pub fn fixture() -> Fixture {
         store,
         clock,
     }
+}
+
+/// A new opted-in client in Paris, as created at `now`.
+pub fn client(email: &str, first: &str, now: chrono::DateTime<Utc>) -> Client {
+    NewClient {
+        email: email.into(),
+        first_name: first.into(),
+        last_name: None,
+        time_zone: "Europe/Paris".into(),
+        email_opt_in: true,
+        profile: None,
+    }
+    .into_client(UserId::generate(), now)
+    .unwrap()
 }
