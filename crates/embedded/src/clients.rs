@@ -135,8 +135,7 @@ impl ClientStore for Store {
     }
 
     async fn get(&self, id: &UserId) -> Result<Option<Client>, StoreError> {
-        let id = id.clone();
-        self.db.read_point(move |c| get_client(c, &id)).await
+        self.db.read_point(|c| get_client(c, id)).await
     }
 
     async fn get_many(&self, ids: &[UserId]) -> Result<Vec<Option<Client>>, StoreError> {
@@ -147,9 +146,8 @@ impl ClientStore for Store {
     }
 
     async fn get_with_score(&self, id: &UserId) -> Result<Option<ClientWithScore>, StoreError> {
-        let id = id.clone();
         self.db
-            .read_point(move |c| {
+            .read_point(|c| {
                 c.prepare_cached(
                     "SELECT u.body, s.score, s.tier FROM users u LEFT JOIN scores s ON s.user_id = u.id WHERE u.id = ?1",
                 )
