@@ -1,13 +1,19 @@
 //! The embedded pipeline's tasks: the stream tailer, the email workers and the
-//! scheduler. Each task is a loop around one step (`pump_once`, `work_once`,
+//! scheduler. Each task is a loop around one step (`pump_and_hand_off`, `work_once`,
 //! `Engine::tick`), and tests drive the same steps directly with `run_until_idle`.
+//!
+//! When workers are idle, the tailer receives new messages on their behalf in the
+//! write that publishes them, and hands the batches over in memory; the queue still
+//! holds each message, in flight, until a worker acknowledges it. Busy workers leave
+//! the messages visible, for whichever worker receives next.
 
 use crate::Store;
-use crate::queue::{EMAIL_QUEUE, QueueSettings, Received};
+use crate::queue::{EMAIL_QUEUE, Handoff, QueueSettings, Received};
 use engage_core::StoreError;
 use engage_core::change::Event;
 use engage_core::processor::{Engine, ProcessError};
 use rand::Rng as _;
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -44,8 +50,11 @@ pub struct Pipeline {
     store: Store,
     engine: Engine,
     settings: PipelineSettings,
-    /// Receipts of messages done with, deleted by the next receive (any worker's).
+    /// Receipts of messages done with, deleted by the next receive or pump.
     acks: std::sync::Mutex<Vec<String>>,
+    /// Batches the tailer received on the workers' behalf, waiting for a worker; at
+    /// most one per worker.
+    handed_off: std::sync::Mutex<VecDeque<Vec<Received>>>,
 }
 
 /// What one message came to.
@@ -64,6 +73,7 @@ impl Pipeline {
             engine,
             settings,
             acks: Default::default(),
+            handed_off: Default::default(),
         }
     }
 
@@ -75,15 +85,66 @@ impl Pipeline {
         &self.store
     }
 
+    /// Publishes the events of new changes; the queue's messages wait for a receive.
     pub async fn pump_once(&self) -> Result<usize, StoreError> {
         self.store.pump(self.settings.stream_batch).await
+    }
+
+    /// Publishes the events of new changes and hands as many as the idle workers can
+    /// take straight to them, received in the same write ([`Store::pump_handing_off`]),
+    /// which also acknowledges the messages done since the last write. Between a change
+    /// and its decision there is then no receive: a write and a commit fewer.
+    pub async fn pump_and_hand_off(&self) -> Result<usize, StoreError> {
+        let waiting = self.handed_off.lock().expect("handoff").len();
+        let room = self.settings.workers.max(1).saturating_sub(waiting);
+        let batch = self.settings.receive_batch.max(1) as usize;
+        let acks = std::mem::take(&mut *self.acks.lock().expect("acks"));
+        let handoff = Handoff {
+            max: room * batch,
+            settings: self.settings.queue,
+            acks: acks.clone(),
+        };
+        let (n, received) = match self
+            .store
+            .pump_handing_off(self.settings.stream_batch, handoff)
+            .await
+        {
+            Ok(r) => r,
+            Err(e) => {
+                self.acks.lock().expect("acks").extend(acks);
+                return Err(e);
+            }
+        };
+        if !received.is_empty() {
+            let mut waiting = self.handed_off.lock().expect("handoff");
+            let mut received = received.into_iter().peekable();
+            while received.peek().is_some() {
+                waiting.push_back(received.by_ref().take(batch).collect());
+            }
+        }
+        Ok(n)
+    }
+
+    /// Works on one batch: one handed off by the tailer if any is waiting, else one
+    /// received from the queue ([`Pipeline::receive_and_work`]). Returns its size.
+    pub async fn work_once(&self) -> Result<usize, StoreError> {
+        let handed = self.handed_off.lock().expect("handoff").pop_front();
+        match handed {
+            Some(batch) => {
+                let n = batch.len();
+                let (_, done) = self.process(batch).await?;
+                self.acks.lock().expect("acks").extend(done);
+                Ok(n)
+            }
+            None => self.receive_and_work().await,
+        }
     }
 
     /// Acknowledges the messages done since the last receive and receives one batch,
     /// in one write, then handles the batch. Its done messages are acknowledged by the
     /// next receive: one write per batch fewer, and a message left unacknowledged by a
     /// stop is only redelivered, which changes nothing.
-    pub async fn work_once(&self) -> Result<usize, StoreError> {
+    async fn receive_and_work(&self) -> Result<usize, StoreError> {
         let acks = std::mem::take(&mut *self.acks.lock().expect("acks"));
         let batch = match self
             .store
@@ -107,6 +168,17 @@ impl Pipeline {
             self.acks.lock().expect("acks").extend(done);
         }
         Ok(n)
+    }
+
+    /// Gives back the batches handed off and not yet worked on, at shutdown, so they
+    /// are delivered at once after a restart rather than after the visibility timeout.
+    pub async fn return_handed_off(&self) -> Result<(), StoreError> {
+        let receipts: Vec<String> = std::mem::take(&mut *self.handed_off.lock().expect("handoff"))
+            .into_iter()
+            .flatten()
+            .map(|m| m.receipt)
+            .collect();
+        self.store.unreceive(receipts).await.map(|_| ())
     }
 
     /// Deletes the messages done but not yet acknowledged (at shutdown).
@@ -202,7 +274,7 @@ impl Pipeline {
     pub async fn run_until_idle(&self) -> Result<usize, StoreError> {
         let mut total = 0;
         loop {
-            let pumped = self.pump_once().await?;
+            let pumped = self.pump_and_hand_off().await?;
             let worked = self.work_once().await?;
             total += worked;
             if pumped == 0 && worked == 0 {
@@ -219,7 +291,7 @@ impl Pipeline {
         let mut stop = shutdown.clone();
         set.spawn(async move {
             while !*stop.borrow() {
-                match me.pump_once().await {
+                match me.pump_and_hand_off().await {
                     Ok(n) if n > 0 => continue,
                     Ok(_) => {}
                     Err(e) => tracing::error!(error = %e, "stream tailer step failed"),
@@ -228,6 +300,9 @@ impl Pipeline {
                     _ = me.store.wait_for_changes(me.settings.idle_poll) => {}
                     _ = stop.changed() => {}
                 }
+            }
+            if let Err(e) = me.return_handed_off().await {
+                tracing::warn!(error = %e, "returning messages handed off to the queue failed; they will be redelivered after the visibility timeout");
             }
         });
         for _ in 0..self.settings.workers.max(1) {
@@ -247,6 +322,9 @@ impl Pipeline {
                 }
                 if let Err(e) = me.flush_acks().await {
                     tracing::warn!(error = %e, "acknowledging the last messages failed; they will be redelivered");
+                }
+                if let Err(e) = me.return_handed_off().await {
+                    tracing::warn!(error = %e, "returning messages handed off to the queue failed; they will be redelivered after the visibility timeout");
                 }
             });
         }

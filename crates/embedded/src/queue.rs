@@ -91,17 +91,77 @@ pub(crate) fn enqueue(
 
 /// Publishes `events` within the caller's transaction.
 pub(crate) fn publish_in(c: &Connection, events: &[Event], now: i64) -> Result<(), StoreError> {
+    publish_handing_off(c, events, now, 0, QueueSettings::default()).map(|_| ())
+}
+
+/// What a pump may hand straight to the workers ([`Store::pump_handing_off`]).
+#[derive(Debug, Clone, Default)]
+pub struct Handoff {
+    /// Email-queue messages to hand off as received, at most.
+    pub max: usize,
+    pub settings: QueueSettings,
+    /// Receipts of messages done with, deleted in the same write.
+    pub acks: Vec<String>,
+}
+
+/// Publishes `events` within the caller's transaction; the first `max` email-queue
+/// messages are stored as received (hidden for the visibility timeout, with a
+/// receipt) and returned, the rest are visible to any receive.
+pub(crate) fn publish_handing_off(
+    c: &Connection,
+    events: &[Event],
+    now: i64,
+    max: usize,
+    settings: QueueSettings,
+) -> Result<Vec<Received>, StoreError> {
+    let mut received = Vec::new();
     for e in events {
         let body = crate::to_json(e)?;
         for q in subscribers(e) {
-            enqueue(c, q, &body, now, now)?;
+            if q == EMAIL_QUEUE && received.len() < max {
+                received.push(enqueue_received(c, q, body.clone(), now, settings)?);
+            } else {
+                enqueue(c, q, &body, now, now)?;
+            }
         }
     }
-    Ok(())
+    Ok(received)
+}
+
+/// Enqueues a message already received once, as [`Store::receive_acking`] would leave it.
+fn enqueue_received(
+    c: &Connection,
+    queue: &str,
+    body: String,
+    now: i64,
+    settings: QueueSettings,
+) -> Result<Received, StoreError> {
+    let hidden_until = now + settings.visibility.as_millis() as i64;
+    let id: i64 = c
+        .prepare_cached(
+            "INSERT INTO queue_messages (queue, body, visible_at, sent_at, receive_count) VALUES (?1, ?2, ?3, ?4, 1) RETURNING id",
+        )
+        .and_then(|mut s| s.query_row(params![queue, body, hidden_until, now], |r| r.get(0)))
+        .map_err(unexpected)?;
+    let receipt = new_receipt(id);
+    c.prepare_cached("UPDATE queue_messages SET receipt = ?2 WHERE id = ?1")
+        .and_then(|mut s| s.execute(params![id, receipt]))
+        .map_err(unexpected)?;
+    Ok(Received {
+        id,
+        receipt,
+        body,
+        receive_count: 1,
+    })
+}
+
+/// A fresh receipt handle for message `id`.
+fn new_receipt(id: i64) -> String {
+    format!("{id}.{:032x}", rand::rng().random::<u128>())
 }
 
 /// Deletes the messages whose receipts are current; returns how many.
-fn delete_in(c: &Connection, receipts: &[String]) -> Result<usize, StoreError> {
+pub(crate) fn delete_in(c: &Connection, receipts: &[String]) -> Result<usize, StoreError> {
     let mut s = c
         .prepare_cached("DELETE FROM queue_messages WHERE id = ?1 AND receipt = ?2")
         .map_err(unexpected)?;
@@ -160,9 +220,6 @@ impl Store {
         let now = self.now_ms();
         let hidden_until = now + settings.visibility.as_millis() as i64;
         let queue = queue.to_string();
-        let receipts: Vec<String> = (0..max)
-            .map(|_| format!("{:032x}", rand::rng().random::<u128>()))
-            .collect();
         self.db
             .write(move |c| {
                 delete_in(c, &acks)?;
@@ -179,7 +236,7 @@ impl Store {
                     .collect::<Result<Vec<_>, _>>()
                     .map_err(unexpected)?;
                 let mut out = Vec::new();
-                for ((id, body, count), receipt) in candidates.into_iter().zip(receipts) {
+                for (id, body, count) in candidates {
                     if count >= settings.max_receives {
                         // Count and last error stay as they were, for the operator.
                         c.prepare_cached("UPDATE queue_messages SET queue = ?2, source_queue = ?4, visible_at = ?3, receipt = NULL WHERE id = ?1")
@@ -188,12 +245,13 @@ impl Store {
                         tracing::warn!(message_id = id, receives = count, "message moved to the dead-letter queue");
                         continue;
                     }
+                    let receipt = new_receipt(id);
                     c.prepare_cached(
                         "UPDATE queue_messages SET receive_count = receive_count + 1, visible_at = ?2, receipt = ?3 WHERE id = ?1",
                     )
-                    .and_then(|mut s| s.execute(params![id, hidden_until, format!("{id}.{receipt}")]))
+                    .and_then(|mut s| s.execute(params![id, hidden_until, receipt]))
                     .map_err(unexpected)?;
-                    out.push(Received { id, receipt: format!("{id}.{receipt}"), body, receive_count: count + 1 });
+                    out.push(Received { id, receipt, body, receive_count: count + 1 });
                 }
                 Ok(out)
             })
@@ -219,6 +277,30 @@ impl Store {
             return Ok(0);
         }
         self.db.write(move |c| delete_in(c, &receipts)).await
+    }
+
+    /// Gives back received messages that were never worked on: visible again at once,
+    /// their receive not counted. Returns how many receipts were current.
+    pub async fn unreceive(&self, receipts: Vec<String>) -> Result<usize, StoreError> {
+        if receipts.is_empty() {
+            return Ok(0);
+        }
+        let now = self.now_ms();
+        let n = self
+            .db
+            .write(move |c| {
+                let mut s = c
+                    .prepare_cached("UPDATE queue_messages SET visible_at = ?3, receipt = NULL, receive_count = receive_count - 1 WHERE id = ?1 AND receipt = ?2")
+                    .map_err(unexpected)?;
+                receipts.iter().try_fold(0, |n, r| {
+                    s.execute(params![message_id(r), r, now])
+                        .map(|d| n + d)
+                        .map_err(unexpected)
+                })
+            })
+            .await?;
+        self.wake_workers();
+        Ok(n)
     }
 
     /// Makes a received message visible again after `delay` (backoff), noting why.

@@ -5,7 +5,7 @@
 //! checkpoint back; event ids come from the changes, so a replay repeats no effect.
 
 use crate::db::unexpected;
-use crate::queue::publish_in;
+use crate::queue::{Handoff, Received, delete_in, publish_handing_off};
 use crate::{Store, from_json};
 use async_trait::async_trait;
 use chrono::DateTime;
@@ -85,16 +85,33 @@ impl Store {
     /// consumed. Decoding happens on a reader; the write only checks that the
     /// checkpoint has not moved (another tailer) and commits events + checkpoint.
     pub async fn pump(&self, batch: u32) -> Result<usize, StoreError> {
+        Ok(self.pump_handing_off(batch, Handoff::default()).await?.0)
+    }
+
+    /// [`Store::pump`], handing up to `handoff.max` of the email queue's new messages
+    /// straight to the caller as received (in flight, as a receive would leave them),
+    /// and deleting `handoff.acks`, in the same write. A worker waiting for work then
+    /// starts on them without a receive of its own: one write and one commit fewer
+    /// between a change and its decision. Messages handed off but never processed
+    /// reappear after the visibility timeout, like any received message.
+    pub async fn pump_handing_off(
+        &self,
+        batch: u32,
+        handoff: Handoff,
+    ) -> Result<(usize, Vec<Received>), StoreError> {
         let (_, checkpoint) = self.stream_position().await?;
         let changes = self.changes_after(checkpoint, batch).await?;
         let Some(last) = changes.last() else {
-            return Ok(0);
+            if !handoff.acks.is_empty() {
+                self.delete_messages(handoff.acks).await?;
+            }
+            return Ok((0, Vec::new()));
         };
         let last_seq: i64 = last.seq.parse().map_err(unexpected)?;
         let events: Vec<_> = changes.iter().filter_map(event_for_change).collect();
         let types: Vec<_> = events.iter().map(|e| e.event_type.as_str()).collect();
         let now = self.now_ms();
-        let moved = self
+        let received = self
             .db
             .write(move |c| {
                 let cp: i64 = c
@@ -102,27 +119,27 @@ impl Store {
                     .optional()
                     .map_err(unexpected)?
                     .unwrap_or(0);
+                delete_in(c, &handoff.acks)?;
                 if cp != checkpoint {
-                    return Ok(false);
+                    return Ok(None);
                 }
-                publish_in(c, &events, now)?;
+                let received = publish_handing_off(c, &events, now, handoff.max, handoff.settings)?;
                 c.execute(
                     "INSERT INTO checkpoints (name, seq) VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET seq = excluded.seq",
                     params![CHECKPOINT, last_seq],
                 )
                 .map_err(unexpected)?;
-                Ok(true)
+                Ok(Some(received))
             })
             .await?;
-        if moved {
-            for t in types {
-                metrics::counter!("engage_events_total", "type" => t).increment(1);
-            }
-            self.wake_workers();
-            Ok(changes.len())
-        } else {
-            Ok(0)
+        let Some(received) = received else {
+            return Ok((0, Vec::new()));
+        };
+        for t in types {
+            metrics::counter!("engage_events_total", "type" => t).increment(1);
         }
+        self.wake_workers();
+        Ok((changes.len(), received))
     }
 
     /// Moves the tailer's checkpoint back so changes after `seq` are published again

@@ -158,3 +158,93 @@ async fn two_batches_racing_on_the_same_clients_send_one_email_per_trigger() {
         assert_eq!(app.decisions(id).await.len(), 4, "one decision per event");
     }
 }
+
+/// Decisions recorded for each client.
+async fn decisions_per_client(app: &TestApp, ids: &[String]) -> Vec<usize> {
+    let mut n = Vec::new();
+    for id in ids {
+        n.push(app.decisions(id).await.len());
+    }
+    n
+}
+
+async fn depth(app: &TestApp) -> (u64, u64, u64) {
+    let d = app.store.queue_depth(EMAIL_QUEUE).await.unwrap();
+    (d.visible, d.in_flight, d.delayed)
+}
+
+#[tokio::test]
+async fn the_tailer_hands_idle_workers_their_messages_already_received() {
+    let app = spawn_app_with(|c| {
+        c.pipeline.workers = 1;
+        c.pipeline.batch_size = 3;
+    })
+    .await;
+    let ids = app.clients_with_four_changes("handoff", 2).await;
+
+    assert_eq!(app.pipeline.pump_and_hand_off().await.unwrap(), 8);
+    assert_eq!(
+        depth(&app).await,
+        (5, 3, 0),
+        "one batch for the one idle worker, in flight; the rest wait in the queue"
+    );
+    // The worker starts on the handed-off batch without a receive: nothing else moves.
+    assert_eq!(app.pipeline.work_once().await.unwrap(), 3);
+    assert_eq!(
+        depth(&app).await,
+        (5, 3, 0),
+        "acknowledged by the next write"
+    );
+    assert_eq!(
+        decisions_per_client(&app, &ids).await.iter().sum::<usize>(),
+        3
+    );
+
+    app.settle().await;
+    assert_eq!(decisions_per_client(&app, &ids).await, vec![4, 4]);
+    assert_eq!(depth(&app).await, (0, 0, 0), "every message acknowledged");
+}
+
+#[tokio::test]
+async fn batches_handed_off_and_not_worked_on_go_back_to_the_queue_at_a_stop() {
+    let app = spawn_app_with(|c| {
+        c.pipeline.workers = 2;
+        c.pipeline.batch_size = 3;
+    })
+    .await;
+    let ids = app.clients_with_four_changes("returned", 2).await;
+    app.pipeline.pump_and_hand_off().await.unwrap();
+    assert_eq!(depth(&app).await, (2, 6, 0), "two batches handed off");
+
+    app.pipeline.return_handed_off().await.unwrap();
+    assert_eq!(depth(&app).await, (8, 0, 0), "visible again at once");
+    let again = app.take_messages(100).await;
+    assert_eq!(again.len(), 8);
+    assert!(
+        again.iter().all(|m| m.receive_count == 1),
+        "a handed-off message never worked on does not count as received: {again:?}"
+    );
+    app.pipeline.handle_batch(again).await.unwrap();
+    assert_eq!(decisions_per_client(&app, &ids).await, vec![4, 4]);
+}
+
+#[tokio::test]
+async fn a_handed_off_batch_lost_in_a_crash_is_delivered_after_the_visibility_timeout() {
+    let app = spawn_app().await;
+    let ids = app.clients_with_four_changes("crash", 2).await;
+    app.pipeline.pump_and_hand_off().await.unwrap();
+    assert_eq!(depth(&app).await, (0, 8, 0));
+    // The process dies with the batch in memory: nothing returns it to the queue.
+    let app = app.restart().await;
+    app.settle().await;
+    assert_eq!(
+        decisions_per_client(&app, &ids).await,
+        vec![0, 0],
+        "still in flight"
+    );
+
+    app.clock.advance(chrono::Duration::seconds(61));
+    app.settle().await;
+    assert_eq!(decisions_per_client(&app, &ids).await, vec![4, 4]);
+    assert_eq!(depth(&app).await, (0, 0, 0));
+}
