@@ -5,6 +5,11 @@
 //! the commands to a Markdown report.
 //!
 //!     cargo run --release -p engage --example bench -- --clients 1000000 --out docs/benchmarks.md
+//!
+//! `--phases latency` (a comma-separated subset of drain, latency, get) runs only the
+//! import and those phases, for investigating one figure; `--rate` sets the top rate.
+//! With `BENCH_KEEP_DATA` set, the run's data directory is kept for inspection; with
+//! `BENCH_SERVER_LOG` set (a `RUST_LOG` filter), the server logs to `data-PID.serve.log`.
 
 use anyhow::{Context as _, bail};
 use std::io::Write as _;
@@ -22,6 +27,8 @@ struct Args {
     work: PathBuf,
     window: u64,
     rate: u64,
+    /// The phases to run: import always; drain, latency and get when listed.
+    phases: Vec<String>,
 }
 
 fn args() -> anyhow::Result<Args> {
@@ -31,6 +38,7 @@ fn args() -> anyhow::Result<Args> {
         work: std::env::temp_dir().join("engage-bench"),
         window: 60,
         rate: 2000,
+        phases: vec!["drain".into(), "latency".into(), "get".into()],
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -41,6 +49,7 @@ fn args() -> anyhow::Result<Args> {
             "--work" => a.work = v.into(),
             "--window" => a.window = v.parse()?,
             "--rate" => a.rate = v.parse()?,
+            "--phases" => a.phases = v.split(',').map(str::to_string).collect(),
             _ => bail!("unknown flag {flag}"),
         }
     }
@@ -133,10 +142,16 @@ fn start_server(bin: &Path, data: &Path, addr: &str) -> anyhow::Result<Server> {
         .args(["serve", "--addr", addr, "--data-dir"])
         .arg(data)
         .env("ENGAGE_ADMIN_TOKEN", TOKEN)
-        .env("RUST_LOG", "warn")
+        .env(
+            "RUST_LOG",
+            std::env::var("BENCH_SERVER_LOG").unwrap_or_else(|_| "warn".into()),
+        )
         .env("ENGAGE_PIPELINE__SCHEDULER_INTERVAL_SECS", "3600")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(match std::env::var_os("BENCH_SERVER_LOG") {
+            Some(_) => Stdio::from(std::fs::File::create(data.with_extension("serve.log"))?),
+            None => Stdio::null(),
+        })
         .spawn()?;
     let peak = Arc::new(AtomicU64::new(0));
     let sampling = Arc::new(AtomicBool::new(true));
@@ -186,6 +201,31 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
         return f64::NAN;
     }
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+/// The pipeline-lag histogram's sample count and the samples within 100 ms, from
+/// `/metrics`. The lag is observed once the decision has committed.
+async fn lag_samples(base: &str) -> (u64, u64) {
+    let text = match reqwest::Client::new()
+        .get(format!("{base}/metrics"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+    {
+        Ok(r) => r.text().await.unwrap_or_default(),
+        Err(_) => String::new(),
+    };
+    let value = |prefix: &str| {
+        text.lines()
+            .find(|l| l.starts_with(prefix))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0) as u64
+    };
+    (
+        value("engage_pipeline_lag_seconds_count"),
+        value("engage_pipeline_lag_seconds_bucket{le=\"0.1\"}"),
+    )
 }
 
 /// Posts logins for clients at `rate` per second for `secs` seconds; returns the
@@ -272,17 +312,19 @@ async fn main() -> anyhow::Result<()> {
     // 2. End to end: the server works through the import's change backlog.
     let addr = "127.0.0.1:18080";
     let base = format!("http://{addr}");
-    let server = start_server(&bin, &data, addr)?;
-    eprintln!("bench: end-to-end throughput for {} s", a.window);
     let c = db(&data)?;
-    tokio::time::sleep(Duration::from_secs(5)).await;
-    let decisions = "SELECT COUNT(*) FROM decisions";
-    let emails = "SELECT COUNT(*) FROM emails";
-    let (d0, e0, t0) = (count(&c, decisions), count(&c, emails), Instant::now());
-    tokio::time::sleep(Duration::from_secs(a.window)).await;
-    let (d1, e1) = (count(&c, decisions), count(&c, emails));
-    let secs = t0.elapsed().as_secs_f64();
-    report.push([
+    let has = |phase: &str| a.phases.iter().any(|p| p == phase);
+    if has("drain") {
+        let server = start_server(&bin, &data, addr)?;
+        eprintln!("bench: end-to-end throughput for {} s", a.window);
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        let decisions = "SELECT COUNT(*) FROM decisions";
+        let emails = "SELECT COUNT(*) FROM emails";
+        let (d0, e0, t0) = (count(&c, decisions), count(&c, emails), Instant::now());
+        tokio::time::sleep(Duration::from_secs(a.window)).await;
+        let (d1, e1) = (count(&c, decisions), count(&c, emails));
+        let secs = t0.elapsed().as_secs_f64();
+        report.push([
         "end to end: change → event → decision → email recorded (template generator, outbox)"
             .into(),
         format!(
@@ -294,7 +336,8 @@ async fn main() -> anyhow::Result<()> {
         "≥ 10,000 changes/s".into(),
         "`engage serve` (8 workers, batches of 100) draining the import's change backlog; decisions counted in SQLite".into(),
     ]);
-    drop(server);
+        drop(server);
+    }
 
     // Skip the rest of the backlog so the next figures measure fresh load only.
     {
@@ -314,11 +357,17 @@ async fn main() -> anyhow::Result<()> {
     // 3. Latency from committed change to recorded decision at paced rates: a quarter
     // of the target rate (below saturation), then the target rate.
     let server = start_server(&bin, &data, addr)?;
-    for rate in [a.rate / 4, a.rate] {
+    let rates = if has("latency") {
+        vec![a.rate / 4, a.rate]
+    } else {
+        vec![]
+    };
+    for rate in rates {
         let head: i64 = c.query_row("SELECT COALESCE(MAX(seq), 0) FROM user_changes", [], |r| {
             r.get(0)
         })?;
         eprintln!("bench: {} changes/s for 30 s", rate);
+        let before = lag_samples(&base).await;
         let t = Instant::now();
         let (sent, failed) = paced_load(&base, &ids, rate, 30).await;
         let achieved = sent as f64 / t.elapsed().as_secs_f64();
@@ -346,59 +395,63 @@ async fn main() -> anyhow::Result<()> {
             s.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?
         };
         lat.sort_by(f64::total_cmp);
+        let after = lag_samples(&base).await;
+        let (n, within) = (after.0 - before.0, after.1 - before.1);
         report.push([
             format!(
                 "latency, committed change → recorded decision, at {} changes/s",
                 rate
             ),
             format!(
-                "p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms ({} decisions; load achieved {achieved:.0}/s, {failed} failed requests)",
+                "p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms; {:.2} % committed within 100 ms ({} decisions; load achieved {achieved:.0}/s, {failed} failed requests)",
                 percentile(&lat, 0.5),
                 percentile(&lat, 0.99),
                 lat.last().copied().unwrap_or(f64::NAN),
+                within as f64 * 100.0 / n.max(1) as f64,
                 lat.len()
             ),
             "p99 < 100 ms".into(),
             format!(
-                "paced `POST /api/v1/users/{{id}}/activity` (login) at {}/s for 30 s",
+                "paced `POST /api/v1/users/{{id}}/activity` (login) at {}/s for 30 s; percentiles from each decision's time against its change's commit time, the share within 100 ms from `engage_pipeline_lag_seconds` (observed after the decision's commit)",
                 rate
             ),
         ]);
     }
 
     // 4. GET /api/v1/users/{id} with wrk.
-    let script = a.work.join("get.lua");
-    {
-        let mut f = std::fs::File::create(&script)?;
-        writeln!(f, "local ids = {{")?;
-        for id in ids.iter().take(5000) {
-            writeln!(f, "  \"{id}\",")?;
+    if has("get") {
+        let script = a.work.join("get.lua");
+        {
+            let mut f = std::fs::File::create(&script)?;
+            writeln!(f, "local ids = {{")?;
+            for id in ids.iter().take(5000) {
+                writeln!(f, "  \"{id}\",")?;
+            }
+            writeln!(
+                f,
+                "}}\nlocal i = 0\nrequest = function()\n  i = i % #ids + 1\n  return wrk.format(\"GET\", \"/api/v1/users/\" .. ids[i], {{[\"Authorization\"] = \"Bearer {TOKEN}\"}})\nend"
+            )?;
         }
-        writeln!(
-            f,
-            "}}\nlocal i = 0\nrequest = function()\n  i = i % #ids + 1\n  return wrk.format(\"GET\", \"/api/v1/users/\" .. ids[i], {{[\"Authorization\"] = \"Bearer {TOKEN}\"}})\nend"
-        )?;
-    }
-    let wrk_cmd = format!(
-        "wrk -t1 -c64 -d20s --latency -s {} {base}",
-        script.display()
-    );
-    eprintln!("bench: {wrk_cmd}");
-    let wrk = sh(&format!("{wrk_cmd} 2>&1"));
-    let field = |prefix: &str| {
-        wrk.lines()
-            .find(|l| l.trim_start().starts_with(prefix))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .unwrap_or("n/a")
-            .to_string()
-    };
-    let non2xx = wrk
-        .lines()
-        .find(|l| l.contains("Non-2xx"))
-        .map(str::trim)
-        .unwrap_or("no non-2xx responses")
-        .to_string();
-    report.push([
+        let wrk_cmd = format!(
+            "wrk -t1 -c64 -d20s --latency -s {} {base}",
+            script.display()
+        );
+        eprintln!("bench: {wrk_cmd}");
+        let wrk = sh(&format!("{wrk_cmd} 2>&1"));
+        let field = |prefix: &str| {
+            wrk.lines()
+                .find(|l| l.trim_start().starts_with(prefix))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .unwrap_or("n/a")
+                .to_string()
+        };
+        let non2xx = wrk
+            .lines()
+            .find(|l| l.contains("Non-2xx"))
+            .map(str::trim)
+            .unwrap_or("no non-2xx responses")
+            .to_string();
+        report.push([
         "`GET /api/v1/users/{id}` over loopback".into(),
         format!(
             "{} requests/s, p99 {} ({non2xx})",
@@ -408,6 +461,7 @@ async fn main() -> anyhow::Result<()> {
         "≥ 20,000 requests/s, p99 < 10 ms".into(),
         "`wrk -t1 -c64 -d20s --latency -s get.lua` (5,000 random ids, bearer token; one wrk thread, as the server needs the other core)".into(),
     ]);
+    }
     let peak_mb = server.peak_rss_kb.load(Ordering::Relaxed) as f64 / 1024.0;
     drop(server);
     report.push([
@@ -447,7 +501,9 @@ async fn main() -> anyhow::Result<()> {
     std::fs::write(&a.out, &md)?;
     println!("{md}");
     drop(c);
-    remove_old_runs(&a.work);
+    if std::env::var_os("BENCH_KEEP_DATA").is_none() {
+        remove_old_runs(&a.work);
+    }
     Ok(())
 }
 
