@@ -7,7 +7,10 @@ SHELL := /bin/bash
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/engage/target
 CARGO ?= cargo
 
-.PHONY: run build test bench lint fmt check-tools clean-data
+.PHONY: run build test bench lint fmt check-tools venv clean-data
+
+# The project's Python tools (test peers such as llmock), in a venv of its own.
+VENV := $(CURDIR)/.venv
 
 ## Build and start engage on its embedded defaults (127.0.0.1:8080, ./data).
 run:
@@ -18,7 +21,7 @@ build:
 	$(CARGO) build --workspace --all-targets
 
 ## Format check, lints, then every test.
-test: check-tools lint
+test: check-tools venv lint
 	scripts/test-summary.sh $(CARGO) test --workspace --all-targets --no-fail-fast
 
 ## Benchmark the embedded pipeline (BENCH_CLIENTS, default 1,000,000); writes docs/benchmarks.md.
@@ -38,6 +41,15 @@ fmt:
 check-tools:
 	@command -v $(CARGO) >/dev/null || { echo "cargo is required (https://rustup.rs)"; exit 1; }
 	@rustup component list --installed 2>/dev/null | grep -q rustfmt || rustup component add rustfmt clippy
+
+## The Python tools of tools/requirements.txt in ./.venv (re-installed when the list changes).
+venv: $(VENV)/.installed
+$(VENV)/.installed: tools/requirements.txt
+	@command -v python3 >/dev/null || { apt-get update -qq && apt-get install -y -qq python3; }
+	@python3 -c 'import venv, ensurepip' 2>/dev/null || { apt-get update -qq && apt-get install -y -qq python3-venv; }
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check -r tools/requirements.txt
+	touch $@
 
 ## Remove the local data directory (clients, ledger, outbox, admin token).
 clean-data:

@@ -30,6 +30,24 @@ pub struct Composed {
     pub content: Content,
     /// `template` or `llm:<model>`.
     pub generator: String,
+    /// How a model wrote it; `None` for the template.
+    pub generation: Option<Generation>,
+    /// Why the configured generator's content was not used (the template stood in).
+    pub fallback_reason: Option<String>,
+}
+
+/// The accounting of one LLM-written email: recorded with the email.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Generation {
+    pub model: String,
+    pub prompt_version: String,
+    pub tokens_in: u64,
+    pub tokens_out: u64,
+    /// From the first request to the accepted answer, retries and waits included.
+    pub latency_ms: u64,
+    /// Requests made, the successful one included.
+    pub attempts: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -74,6 +74,12 @@ pub struct Email {
     pub body_html: String,
     /// The generator that wrote it (`template`, or `llm:<model>`).
     pub generator: String,
+    /// Model, prompt version, tokens, latency and attempts, when a model wrote it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generation: Option<crate::compose::Generation>,
+    /// Why the model's content was not used, when the template stood in for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback_reason: Option<String>,
     pub trigger_event_id: EventId,
     pub decision_id: DecisionId,
     pub created_at: DateTime<Utc>,

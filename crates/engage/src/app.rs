@@ -15,7 +15,7 @@ use engage_core::unsubscribe::UnsubscribeLinks;
 use engage_embedded::pipeline::{Pipeline, PipelineSettings};
 use engage_embedded::queue::QueueSettings;
 use engage_embedded::{Durability, Store};
-use engage_llm::TemplateGenerator;
+use engage_llm::{OpenAiGenerator, TemplateGenerator};
 use engage_mail::OutboxSender;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -57,6 +57,13 @@ impl Application {
         let sender =
             Arc::new(OutboxSender::new(outbox_dir.clone()).context("creating the outbox")?);
         let template: Arc<dyn ContentGenerator> = Arc::new(TemplateGenerator);
+        let generator: Arc<dyn ContentGenerator> = match config.llm.openai()? {
+            Some(settings) => {
+                tracing::info!(base_url = %settings.base_url, model = %settings.model, "emails are written by an LLM");
+                Arc::new(OpenAiGenerator::new(settings).context("building the LLM client")?)
+            }
+            None => template.clone(),
+        };
         let public_url = config.public_url();
         let mailto_domain = config.engine.from_domain().to_string();
 
@@ -64,7 +71,7 @@ impl Application {
         let engine = Engine {
             clients: store_arc.clone(),
             ledger: store_arc.clone(),
-            generator: template.clone(),
+            generator,
             fallback: template,
             sender,
             publisher: store_arc.clone(),

@@ -53,6 +53,122 @@ impl Default for PipelineConfig {
     }
 }
 
+/// Which content generator writes the emails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GeneratorKind {
+    /// The campaigns' templates, filled in (no model).
+    Template,
+    /// A model behind an OpenAI-compatible chat-completions endpoint.
+    Openai,
+}
+
+/// The LLM generator. The API key is never read from the configuration file: it
+/// comes from `OPENAI_API_KEY` or from the file `api_key_file` names.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LlmConfig {
+    /// Unset: `openai` when an API key is found, otherwise `template`.
+    pub generator: Option<GeneratorKind>,
+    /// Unset: `OPENAI_BASE_URL`, else `https://api.openai.com/v1`.
+    pub base_url: Option<String>,
+    /// Unset: `OPENAI_MODEL`, else `gpt-4o-mini`.
+    pub model: Option<String>,
+    pub api_key_file: Option<PathBuf>,
+    /// The brand voice the prompt asks for; unset: a built-in one.
+    pub voice: Option<String>,
+    pub timeout_secs: u64,
+    pub max_attempts: u32,
+    pub max_concurrency: usize,
+}
+
+impl Default for LlmConfig {
+    fn default() -> Self {
+        Self {
+            generator: None,
+            base_url: None,
+            model: None,
+            api_key_file: None,
+            voice: None,
+            timeout_secs: 30,
+            max_attempts: 4,
+            max_concurrency: 8,
+        }
+    }
+}
+
+impl LlmConfig {
+    /// The OpenAI-compatible generator's settings, or `None` for the template.
+    pub fn openai(&self) -> anyhow::Result<Option<engage_llm::OpenAiSettings>> {
+        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let api_key = match &self.api_key_file {
+            Some(f) => Some(
+                std::fs::read_to_string(f)
+                    .map_err(|e| {
+                        anyhow::anyhow!("configuration: llm.api_key_file {}: {e}", f.display())
+                    })?
+                    .trim()
+                    .to_string(),
+            ),
+            None => env("OPENAI_API_KEY"),
+        };
+        let kind = self.generator.unwrap_or(if api_key.is_some() {
+            GeneratorKind::Openai
+        } else {
+            GeneratorKind::Template
+        });
+        if kind == GeneratorKind::Template {
+            return Ok(None);
+        }
+        let defaults = engage_llm::OpenAiSettings::default();
+        Ok(Some(engage_llm::OpenAiSettings {
+            base_url: self
+                .base_url
+                .clone()
+                .or_else(|| env("OPENAI_BASE_URL"))
+                .unwrap_or(defaults.base_url),
+            api_key,
+            model: self
+                .model
+                .clone()
+                .or_else(|| env("OPENAI_MODEL"))
+                .unwrap_or(defaults.model),
+            voice: self.voice.clone().unwrap_or(defaults.voice),
+            timeout: std::time::Duration::from_secs(self.timeout_secs),
+            max_attempts: self.max_attempts,
+            max_concurrency: self.max_concurrency,
+            ..defaults
+        }))
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        if !(1..=600).contains(&self.timeout_secs) {
+            anyhow::bail!(
+                "configuration: llm.timeout_secs must be 1 to 600, not {}",
+                self.timeout_secs
+            );
+        }
+        if !(1..=10).contains(&self.max_attempts) {
+            anyhow::bail!(
+                "configuration: llm.max_attempts must be 1 to 10, not {}",
+                self.max_attempts
+            );
+        }
+        if !(1..=256).contains(&self.max_concurrency) {
+            anyhow::bail!(
+                "configuration: llm.max_concurrency must be 1 to 256, not {}",
+                self.max_concurrency
+            );
+        }
+        if let Some(u) = &self.base_url
+            && !(u.starts_with("http://") || u.starts_with("https://"))
+        {
+            anyhow::bail!("configuration: llm.base_url must be an http(s) URL, not `{u}`");
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
@@ -67,6 +183,7 @@ pub struct Config {
     pub unsubscribe_secret: Option<String>,
     pub durability: DurabilitySetting,
     pub pipeline: PipelineConfig,
+    pub llm: LlmConfig,
     #[serde(flatten)]
     pub engine: EngineConfig,
 }
@@ -82,6 +199,7 @@ impl Default for Config {
             unsubscribe_secret: None,
             durability: DurabilitySetting::Full,
             pipeline: PipelineConfig::default(),
+            llm: LlmConfig::default(),
             engine: EngineConfig::default(),
         }
     }
@@ -141,6 +259,7 @@ impl Config {
             .validate()
             .map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
         self.check_templates()?;
+        self.llm.validate()?;
         let p = &self.pipeline;
         if p.workers == 0 || p.workers > 256 {
             anyhow::bail!(
@@ -264,6 +383,39 @@ mod tests {
             Ok(())
         });
         assert_eq!(out, Some((9001, 9002)));
+    }
+
+    #[test]
+    fn the_llm_section_chooses_and_configures_the_generator() {
+        let c = load(
+            "[llm]\ngenerator = \"openai\"\nbase_url = \"http://127.0.0.1:11434/v1\"\nmodel = \"llama3.1\"\nmax_attempts = 2\n",
+            &[],
+        )
+        .unwrap();
+        let s = c
+            .llm
+            .openai()
+            .unwrap()
+            .expect("the OpenAI-compatible generator");
+        assert_eq!(
+            (s.base_url.as_str(), s.model.as_str(), s.max_attempts),
+            ("http://127.0.0.1:11434/v1", "llama3.1", 2)
+        );
+        let c = load("[llm]\ngenerator = \"template\"\n", &[]).unwrap();
+        assert!(c.llm.openai().unwrap().is_none());
+        for bad in [
+            "[llm]\ntimeout_secs = 0\n",
+            "[llm]\nmax_attempts = 50\n",
+            "[llm]\nbase_url = \"ftp://x\"\n",
+        ] {
+            let e = load(bad, &[]).unwrap_err();
+            assert!(e.contains("llm."), "{bad}: {e}");
+        }
+        let e = load("[llm]\napi_key = \"sk-in-the-repo\"\n", &[]).unwrap_err();
+        assert!(
+            e.contains("api_key"),
+            "keys come from the environment or a file: {e}"
+        );
     }
 
     #[test]

@@ -2,9 +2,14 @@
 //!
 //! [`TemplateGenerator`] fills a campaign's fallback template deterministically; it is
 //! the generator when no LLM is configured and the fallback when the LLM fails or its
-//! output fails a guard. The OpenAI-compatible generator will live beside it in its own
-//! module and be re-exported here the same way.
+//! output fails a guard. [`OpenAiGenerator`] writes each email with a model behind any
+//! OpenAI-compatible chat-completions endpoint; [`prompt`] is what it is told.
 
+mod openai;
+pub mod prompt;
 mod template;
+#[cfg(feature = "testing")]
+pub mod testing;
 
+pub use openai::{OpenAiGenerator, OpenAiSettings};
 pub use template::{TemplateGenerator, render_template};

@@ -42,6 +42,8 @@ impl ContentGenerator for TemplateGenerator {
         Ok(Composed {
             content,
             generator: Self::NAME.to_string(),
+            generation: None,
+            fallback_reason: None,
         })
     }
 }

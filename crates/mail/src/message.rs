@@ -200,6 +200,8 @@ pub(crate) mod tests {
                 body_text: body_text.into(),
                 body_html: render_html(body_text),
                 generator: "template".into(),
+                generation: None,
+                fallback_reason: None,
                 trigger_event_id: EventId::for_change("42"),
                 decision_id: DecisionId::from_string("dec_1"),
                 created_at: Utc.with_ymd_and_hms(2025, 3, 4, 10, 30, 0).unwrap(),

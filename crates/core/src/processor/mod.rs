@@ -273,21 +273,37 @@ impl Engine {
             score: breakdown.score,
             drivers: breakdown.drivers.clone(),
         };
-        match self.generator.generate(&request).await {
+        let why = match self.generator.generate(&request).await {
             Ok(c) => match guard(&c.content) {
                 Ok(()) => return Ok(c),
-                Err(g) => tracing::warn!(
-                    guard = g.guard,
-                    "generated content refused, using the template"
-                ),
+                Err(g) => {
+                    tracing::warn!(
+                        guard = g.guard,
+                        "generated content refused, using the template"
+                    );
+                    metrics::counter!("engage_llm_fallbacks_total", "reason" => g.guard)
+                        .increment(1);
+                    g.to_string()
+                }
             },
-            Err(e) => tracing::warn!(error = %e, "generator failed, using the template"),
-        }
-        let c = self
+            Err(e) => {
+                tracing::warn!(error = %e, "generator failed, using the template");
+                let reason = match e {
+                    crate::ports::ComposeError::Unavailable(_) => "unavailable",
+                    crate::ports::ComposeError::Refused(_) => "refused",
+                };
+                metrics::counter!("engage_llm_fallbacks_total", "reason" => reason).increment(1);
+                e.to_string()
+            }
+        };
+        let mut c = self
             .fallback
             .generate(&request)
             .await
             .map_err(|e| ProcessError::Compose(e.to_string()))?;
+        if !Arc::ptr_eq(&self.generator, &self.fallback) {
+            c.fallback_reason = Some(why);
+        }
         guard(&c.content)
             .map_err(|g| ProcessError::Compose(format!("template for `{}`: {g}", campaign.name)))?;
         Ok(c)

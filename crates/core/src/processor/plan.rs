@@ -174,6 +174,8 @@ impl Engine {
                     body_html: render_html(&composed.content.body_text),
                     body_text: composed.content.body_text,
                     generator: composed.generator,
+                    generation: composed.generation,
+                    fallback_reason: composed.fallback_reason,
                     trigger_event_id: event.id.clone(),
                     decision_id: decision_id.clone(),
                     created_at: now,

@@ -193,6 +193,8 @@ async fn an_email_stranded_as_pending_by_a_crash_is_sent_by_the_scheduler() {
         body_html: engage_core::compose::render_html(&composed.content.body_text),
         body_text: composed.content.body_text,
         generator: composed.generator,
+        generation: None,
+        fallback_reason: None,
         trigger_event_id: event.id.clone(),
         decision_id: decision_id.clone(),
         created_at: now,

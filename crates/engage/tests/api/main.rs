@@ -8,6 +8,7 @@ mod demo;
 mod helpers;
 mod idempotency;
 mod import;
+mod llm;
 mod metrics;
 mod operations;
 mod pipeline;

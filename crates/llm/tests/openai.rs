@@ -1,0 +1,178 @@
+//! The OpenAI-compatible generator against a real local server (llmock), scripted to
+//! answer, fail, rate-limit and stall.
+
+use engage_core::campaign::default_campaigns;
+use engage_core::compose::ComposeRequest;
+use engage_core::ports::{ComposeError, ContentGenerator};
+use engage_core::score::{Drivers, Tier};
+use engage_llm::testing::Llmock;
+use engage_llm::{OpenAiGenerator, OpenAiSettings};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+fn request() -> ComposeRequest {
+    ComposeRequest {
+        campaign: default_campaigns().remove(0),
+        first_name: "Ada".into(),
+        preferences: vec!["minimal".into()],
+        tier: Tier::AtRisk,
+        score: 47,
+        drivers: Drivers {
+            days_since_last_fix: Some(45),
+            cadence_days: 30.0,
+            fixes_delivered: 4,
+            weakest: "recency".into(),
+            ..Drivers::default()
+        },
+    }
+}
+
+fn generator(mock: &Llmock, tweak: impl FnOnce(&mut OpenAiSettings)) -> OpenAiGenerator {
+    let mut s = OpenAiSettings {
+        base_url: mock.v1(),
+        api_key: Some("test-key".into()),
+        model: "gpt-4o-mini".into(),
+        timeout: Duration::from_secs(5),
+        backoff_base: Duration::from_millis(100),
+        backoff_cap: Duration::from_secs(1),
+        ..OpenAiSettings::default()
+    };
+    tweak(&mut s);
+    OpenAiGenerator::new(s).unwrap()
+}
+
+fn answer() -> Value {
+    json!({"type": "reply", "text": json!({
+        "subject": "Ada, your next Fix is ready when you are",
+        "preheader": "A few minimal pieces picked for you",
+        "body": "Hi Ada,\n\nIt has been a while since your last Fix. Your stylist has a few minimal pieces in mind.\n\nSchedule your next Fix whenever suits you."
+    }).to_string()})
+}
+
+/// Seconds between the end of request `i - 1` and the start of request `i`.
+fn gap(log: &[Value], i: usize) -> f64 {
+    log[i]["started_at"].as_f64().unwrap() - log[i - 1]["ended_at"].as_f64().unwrap()
+}
+
+#[tokio::test]
+async fn the_models_structured_answer_becomes_the_email_with_its_accounting() {
+    let mock = Llmock::start().await;
+    mock.script(json!([answer()])).await;
+    let composed = generator(&mock, |_| {}).generate(&request()).await.unwrap();
+
+    assert_eq!(composed.generator, "llm:gpt-4o-mini");
+    assert_eq!(
+        composed.content.subject,
+        "Ada, your next Fix is ready when you are"
+    );
+    assert!(composed.content.body_text.starts_with("Hi Ada,\n\n"));
+    let g = composed.generation.expect("accounting");
+    assert_eq!((g.model.as_str(), g.attempts), ("gpt-4o-mini", 1));
+    assert!(g.tokens_out > 0, "{g:?}");
+    assert_eq!(g.prompt_version, engage_llm::prompt::PROMPT_VERSION);
+
+    let log = mock.requests().await;
+    assert_eq!(log.len(), 1);
+    let body = &log[0]["body"];
+    assert_eq!(body["response_format"]["type"], "json_schema");
+    assert_eq!(body["response_format"]["json_schema"]["strict"], true);
+    let prompt = body["messages"].to_string();
+    assert!(
+        prompt.contains("Ada") && prompt.contains("minimal"),
+        "{prompt}"
+    );
+    assert!(
+        !prompt.contains('@'),
+        "no address leaves the process: {prompt}"
+    );
+}
+
+#[tokio::test]
+async fn a_429_is_retried_after_the_wait_the_server_asked_for() {
+    let mock = Llmock::start().await;
+    mock.script(json!([{"type": "fail", "status": 429, "retry_after": 1.2}, answer()]))
+        .await;
+    let composed = generator(&mock, |_| {}).generate(&request()).await.unwrap();
+    assert_eq!(composed.generation.unwrap().attempts, 2);
+
+    let log = mock.requests().await;
+    assert_eq!(log.len(), 2);
+    assert_eq!(log[0]["status"], 429);
+    assert!(gap(&log, 1) >= 1.2, "waited only {:.3} s", gap(&log, 1));
+    let verdict = mock.verdict().await;
+    assert_eq!(verdict["passed"], true, "llmock's verdict: {verdict}");
+    assert_eq!(verdict["faults_injected"], 1, "{verdict}");
+}
+
+#[tokio::test]
+async fn server_errors_and_timeouts_are_retried_with_backoff() {
+    let mock = Llmock::start().await;
+    mock.script(json!([
+        {"type": "fail", "status": 500},
+        {"type": "fail", "status": 503},
+        {"type": "delay", "seconds": 3.0},
+        answer()
+    ]))
+    .await;
+    let g = generator(&mock, |s| s.timeout = Duration::from_secs(1));
+    let composed = g.generate(&request()).await.unwrap();
+    assert_eq!(composed.generation.unwrap().attempts, 4);
+    let log = mock.requests().await;
+    assert!(log.len() >= 4, "{log:?}");
+    assert!(
+        gap(&log, 1) >= 0.05 && gap(&log, 2) >= 0.1,
+        "backed off between attempts"
+    );
+}
+
+#[tokio::test]
+async fn exhausted_retries_report_the_generator_unavailable() {
+    let mock = Llmock::start().await;
+    mock.script(json!([{"type": "fail", "status": 503, "times": null}]))
+        .await;
+    let e = generator(&mock, |s| s.max_attempts = 3)
+        .generate(&request())
+        .await
+        .unwrap_err();
+    assert!(matches!(e, ComposeError::Unavailable(_)), "{e}");
+    assert_eq!(mock.requests().await.len(), 3);
+}
+
+#[tokio::test]
+async fn an_answer_that_is_not_the_json_asked_for_is_refused_without_retrying() {
+    let mock = Llmock::start().await;
+    for text in ["Dear Ada, here is your email", r#"{"subject": "Hi Ada"}"#] {
+        mock.script(json!([{"type": "reply", "text": text}])).await;
+        let e = generator(&mock, |_| {})
+            .generate(&request())
+            .await
+            .unwrap_err();
+        assert!(matches!(e, ComposeError::Refused(_)), "{text}: {e}");
+    }
+    assert_eq!(mock.requests().await.len(), 2, "one request each");
+}
+
+#[tokio::test]
+async fn a_server_without_json_schema_is_asked_in_json_mode_from_then_on() {
+    let mock = Llmock::start().await;
+    mock.script(json!([
+        {"type": "fail", "status": 400, "message": "response_format of type json_schema is not supported"},
+        answer(),
+        answer()
+    ]))
+    .await;
+    let g = generator(&mock, |_| {});
+    g.generate(&request()).await.unwrap();
+    g.generate(&request()).await.unwrap();
+    let log = mock.requests().await;
+    let formats: Vec<_> = log
+        .iter()
+        .map(|r| {
+            r["body"]["response_format"]["type"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(formats, ["json_schema", "json_object", "json_object"]);
+}
