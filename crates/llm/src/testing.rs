@@ -116,8 +116,12 @@ impl Llmock {
 }
 
 impl Drop for Llmock {
+    /// SIGTERM, which `timeout` passes on to llmock before it exits itself; a SIGKILL
+    /// would end `timeout` alone and leave llmock running.
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
         let _ = self.child.wait();
     }
 }
