@@ -81,6 +81,18 @@ struct Failure {
     wait: Option<Duration>,
 }
 
+impl Failure {
+    /// A timeout or a broken connection: worth another attempt.
+    fn transport(e: reqwest::Error) -> Self {
+        Self {
+            kind: if e.is_timeout() { "timeout" } else { "connect" },
+            detail: e.to_string(),
+            retry: true,
+            wait: None,
+        }
+    }
+}
+
 #[derive(Deserialize)]
 struct Completion {
     choices: Vec<Choice>,
@@ -160,20 +172,10 @@ impl OpenAiGenerator {
         if let Some(key) = &self.settings.api_key {
             req = req.bearer_auth(key);
         }
-        let resp = req.send().await.map_err(|e| Failure {
-            kind: if e.is_timeout() { "timeout" } else { "connect" },
-            detail: e.to_string(),
-            retry: true,
-            wait: None,
-        })?;
+        let resp = req.send().await.map_err(Failure::transport)?;
         let status = resp.status();
         let headers = resp.headers().clone();
-        let text = resp.text().await.map_err(|e| Failure {
-            kind: if e.is_timeout() { "timeout" } else { "connect" },
-            detail: e.to_string(),
-            retry: true,
-            wait: None,
-        })?;
+        let text = resp.text().await.map_err(Failure::transport)?;
         if !status.is_success() {
             return Err(self.refused_request(status, &headers, &text));
         }

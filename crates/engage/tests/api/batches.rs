@@ -44,12 +44,7 @@ async fn one_batch_decides_each_clients_events_in_order() {
         n
     };
     assert_eq!(app.outbox_files().len(), sent);
-    let depth = app.store.queue_depth(EMAIL_QUEUE).await.unwrap();
-    assert_eq!(
-        (depth.visible, depth.in_flight, depth.delayed),
-        (0, 0, 0),
-        "every message acknowledged"
-    );
+    assert_eq!(depth(&app).await, (0, 0, 0), "every message acknowledged");
 }
 
 #[tokio::test]
@@ -85,9 +80,8 @@ async fn a_poison_message_in_a_batch_is_released_and_the_rest_are_done() {
             1
         );
     }
-    let depth = app.store.queue_depth(EMAIL_QUEUE).await.unwrap();
     assert_eq!(
-        (depth.visible, depth.in_flight, depth.delayed),
+        depth(&app).await,
         (0, 0, 1),
         "only the poison message is left, backing off"
     );
