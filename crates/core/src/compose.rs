@@ -64,6 +64,126 @@ fn fail(guard: &'static str, detail: impl Into<String>) -> Result<(), GuardFailu
     })
 }
 
+/// What content may contain beyond the fixed checks of [`guard`]: the hosts its links
+/// may point to and the phrases it must not use. Configured as `[guards]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GuardConfig {
+    /// Hosts links may point to (a host also allows its subdomains). engage's own
+    /// public URL is always allowed. Empty: no links at all.
+    pub allowed_link_hosts: Vec<String>,
+    /// Phrases refused anywhere in the content, compared without case and with
+    /// runs of whitespace as one space.
+    pub banned_phrases: Vec<String>,
+}
+
+impl Default for GuardConfig {
+    fn default() -> Self {
+        Self {
+            allowed_link_hosts: Vec::new(),
+            banned_phrases: [
+                "act now",
+                "click here",
+                "limited time only",
+                "risk-free",
+                "100% free",
+                "guaranteed",
+                "as an ai",
+                "language model",
+            ]
+            .map(String::from)
+            .to_vec(),
+        }
+    }
+}
+
+impl GuardConfig {
+    /// [`guard`], then the links and the banned phrases.
+    pub fn check(&self, c: &Content) -> Result<(), GuardFailure> {
+        guard(c)?;
+        for (part, text) in [
+            ("subject", &c.subject),
+            ("preheader", &c.preheader),
+            ("body", &c.body_text),
+        ] {
+            for host in link_hosts(text) {
+                let allowed = self.allowed_link_hosts.iter().any(|a| {
+                    let a = a.trim().trim_end_matches('.').to_ascii_lowercase();
+                    host == a || host.ends_with(&format!(".{a}"))
+                });
+                if !allowed {
+                    return fail("link", format!("a link to `{host}` in the {part}"));
+                }
+            }
+            let normalized = normalize(text);
+            if let Some(p) = self
+                .banned_phrases
+                .iter()
+                .find(|p| !p.trim().is_empty() && normalized.contains(&normalize(p)))
+            {
+                return fail("banned_phrase", format!("`{}` in the {part}", p.trim()));
+            }
+        }
+        Ok(())
+    }
+
+    /// Allows links to `host` as well (engage's own public address).
+    pub fn allow_host(&mut self, host: &str) {
+        let host = host.to_ascii_lowercase();
+        if !host.is_empty() && !self.allowed_link_hosts.contains(&host) {
+            self.allowed_link_hosts.push(host);
+        }
+    }
+}
+
+/// Lower case, runs of whitespace as one space.
+fn normalize(s: &str) -> String {
+    s.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
+}
+
+/// The hosts of the web links in `text`: `http://`, `https://` and `www.` addresses,
+/// bare or inside Markdown links.
+pub fn link_hosts(text: &str) -> Vec<String> {
+    let lower = text.to_ascii_lowercase();
+    let mut hosts = Vec::new();
+    let mut i = 0;
+    while i < lower.len() {
+        let rest = &lower[i..];
+        let skip = if rest.starts_with("https://") {
+            Some(8)
+        } else if rest.starts_with("http://") {
+            Some(7)
+        } else if rest.starts_with("www.")
+            && !lower[..i].ends_with("//")
+            && lower[..i]
+                .chars()
+                .next_back()
+                .is_none_or(|c| !c.is_ascii_alphanumeric())
+        {
+            Some(0)
+        } else {
+            None
+        };
+        match skip {
+            Some(n) => {
+                let host: String = rest[n..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '@'))
+                    .collect();
+                // `user@host` in an authority: the host is after the `@`.
+                let host = host.rsplit('@').next().unwrap_or("").trim_end_matches('.');
+                hosts.push(host.to_string());
+                i += n + host.len().max(1);
+            }
+            None => i += rest.chars().next().map_or(1, char::len_utf8),
+        }
+    }
+    hosts
+}
+
 /// The checks all content passes before it is recorded, whoever wrote it.
 pub fn guard(c: &Content) -> Result<(), GuardFailure> {
     let subject_len = c.subject.chars().count();
@@ -132,29 +252,71 @@ fn unresolved_placeholder(text: &str) -> Option<&str> {
 /// Escapes text for HTML element content and quoted attribute values.
 pub fn escape_html(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    for ch in s.chars() {
-        match ch {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(ch),
-        }
-    }
-    out
+    pulldown_cmark::html::push_html(
+        &mut out,
+        std::iter::once(pulldown_cmark::Event::Text(s.into())),
+    );
+    out.replace('"', "&quot;").replace('\'', "&#39;")
 }
 
-/// HTML for a text body: every character escaped, blank lines make paragraphs, single
-/// newlines make line breaks. Nothing in the text can become markup.
+/// HTML for a text body written in a small Markdown subset: paragraphs, line breaks,
+/// `*emphasis*`, `**strong**`, lists and `[links](https://…)`. Everything else is
+/// shown as text: raw HTML, images, code, headings (as strong paragraphs), and links
+/// that are not http(s). Text is always escaped, so nothing in it becomes markup.
 pub fn render_html(body_text: &str) -> String {
-    body_text
-        .split("\n\n")
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .map(|p| format!("<p>{}</p>", escape_html(p).replace('\n', "<br>\n")))
-        .collect::<Vec<_>>()
-        .join("\n")
+    use pulldown_cmark::{CowStr, Event, Parser, Tag, TagEnd};
+    let mut link_depth = Vec::new();
+    let events = Parser::new(body_text).flat_map(|event| -> Vec<Event<'_>> {
+        match event {
+            Event::Html(h) | Event::InlineHtml(h) => vec![Event::Text(h)],
+            Event::Code(c) => vec![Event::Text(c)],
+            Event::SoftBreak => vec![Event::HardBreak],
+            Event::Start(Tag::Heading { .. }) => {
+                vec![Event::Start(Tag::Paragraph), Event::Start(Tag::Strong)]
+            }
+            Event::End(TagEnd::Heading(_)) => {
+                vec![Event::End(TagEnd::Strong), Event::End(TagEnd::Paragraph)]
+            }
+            Event::Start(Tag::CodeBlock(_)) => vec![Event::Start(Tag::Paragraph)],
+            Event::End(TagEnd::CodeBlock) => vec![Event::End(TagEnd::Paragraph)],
+            Event::Start(Tag::Image { dest_url, .. }) => {
+                link_depth.push(false);
+                vec![Event::Text(CowStr::from(format!("[image: {dest_url}] ")))]
+            }
+            Event::End(TagEnd::Image) => {
+                link_depth.pop();
+                vec![]
+            }
+            Event::Start(Tag::Link {
+                dest_url,
+                title,
+                link_type,
+                id,
+            }) => {
+                let safe = dest_url.starts_with("https://") || dest_url.starts_with("http://");
+                link_depth.push(safe);
+                if safe {
+                    vec![Event::Start(Tag::Link {
+                        dest_url,
+                        title,
+                        link_type,
+                        id,
+                    })]
+                } else {
+                    vec![]
+                }
+            }
+            Event::End(TagEnd::Link) => match link_depth.pop() {
+                Some(true) => vec![Event::End(TagEnd::Link)],
+                _ => vec![],
+            },
+            Event::Start(Tag::BlockQuote(_)) | Event::End(TagEnd::BlockQuote(_)) => vec![],
+            other => vec![other],
+        }
+    });
+    let mut out = String::with_capacity(body_text.len() * 5 / 4 + 16);
+    pulldown_cmark::html::push_html(&mut out, events);
+    out.trim_end().to_string()
 }
 
 #[cfg(test)]
@@ -210,7 +372,91 @@ mod tests {
         let html = render_html("Hi <b>Ada</b> & co,\n\nline one\nline two");
         assert_eq!(
             html,
-            "<p>Hi &lt;b&gt;Ada&lt;/b&gt; &amp; co,</p>\n<p>line one<br>\nline two</p>"
+            "<p>Hi &lt;b&gt;Ada&lt;/b&gt; &amp; co,</p>\n<p>line one<br />\nline two</p>"
+        );
+    }
+
+    #[test]
+    fn the_markdown_subset_renders_and_nothing_else_becomes_markup() {
+        let html = render_html(
+            "**New** picks for *you*:\n\n- linen\n- denim\n\n[your Fix](https://example.com/fix) \
+             [x](javascript:alert(1)) ![img](https://t.example/p.png)\n\n# Big\n\n<script>alert(1)</script>",
+        );
+        assert!(html.contains("<strong>New</strong>"), "{html}");
+        assert!(html.contains("<em>you</em>"), "{html}");
+        assert!(html.contains("<li>linen</li>"), "{html}");
+        assert!(
+            html.contains("<a href=\"https://example.com/fix\">your Fix</a>"),
+            "{html}"
+        );
+        assert!(!html.contains("javascript:alert(1)\""), "{html}");
+        assert!(!html.contains("<img"), "{html}");
+        assert!(!html.contains("<h1>"), "{html}");
+        assert!(html.contains("&lt;script&gt;"), "{html}");
+        assert!(!html.contains("<script>"), "{html}");
+    }
+
+    #[test]
+    fn links_must_point_to_allowed_hosts() {
+        let mut g = GuardConfig::default();
+        let with = |body: &str| content("Hello Ada", body);
+        let c = with("Hi Ada, see https://evil.example.net/x for your new picks.");
+        let e = g.check(&c).unwrap_err();
+        assert_eq!(
+            (e.guard, e.detail.contains("evil.example.net")),
+            ("link", true)
+        );
+        assert_eq!(
+            g.check(&with("Hi Ada, see www.Evil.example for your picks."))
+                .unwrap_err()
+                .guard,
+            "link"
+        );
+        assert_eq!(
+            g.check(&with(
+                "Hi Ada, [see](http://user@evil.example/) your picks."
+            ))
+            .unwrap_err()
+            .detail,
+            "a link to `evil.example` in the body"
+        );
+        g.allow_host("shop.example.com");
+        assert_eq!(
+            g.check(&with(
+                "Hi Ada, your picks: https://shop.example.com/fix?x=1."
+            )),
+            Ok(())
+        );
+        assert_eq!(
+            g.check(&with(
+                "Hi Ada, your picks: https://eu.shop.example.com/fix."
+            )),
+            Ok(())
+        );
+        assert_eq!(
+            g.check(&with("Hi Ada, see https://shop.example.com.evil.net/"))
+                .unwrap_err()
+                .guard,
+            "link"
+        );
+    }
+
+    #[test]
+    fn banned_phrases_are_found_whatever_the_case_and_spacing() {
+        let g = GuardConfig {
+            banned_phrases: vec!["Act now".into()],
+            ..GuardConfig::default()
+        };
+        let e = g
+            .check(&content(
+                "Hello Ada",
+                "Your next Fix is here: ACT\n  NOW before it goes.",
+            ))
+            .unwrap_err();
+        assert_eq!(e.guard, "banned_phrase");
+        assert_eq!(
+            g.check(&content("Hello Ada", "Your next Fix is waiting for you.")),
+            Ok(())
         );
     }
 }

@@ -1,6 +1,7 @@
 //! The engine's configuration: scoring, policy and campaigns, with defaults that work.
 
 use crate::campaign::{Campaign, default_campaigns};
+use crate::compose::GuardConfig;
 use crate::score::ScoringConfig;
 use serde::{Deserialize, Serialize};
 
@@ -35,6 +36,8 @@ pub struct EngineConfig {
     pub campaigns: Vec<Campaign>,
     /// The `From` of engagement emails.
     pub from: String,
+    /// What generated content may contain (links, phrases).
+    pub guards: GuardConfig,
 }
 
 impl Default for EngineConfig {
@@ -44,6 +47,7 @@ impl Default for EngineConfig {
             policy: PolicyConfig::default(),
             campaigns: default_campaigns(),
             from: "Your styling team <styling@engage.localhost>".into(),
+            guards: GuardConfig::default(),
         }
     }
 }

@@ -7,13 +7,15 @@ use crate::score::Tier;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-/// An email's life: `scheduled` (quiet hours) → `pending` → `sending` → `sent`, or
-/// `failed` / `cancelled`. Every move is a conditional update from a known status, so
-/// two workers can never both send.
+/// An email's life: `composing` (a model is writing it, after the decision committed)
+/// → `scheduled` (quiet hours) → `pending` → `sending` → `sent`, or `failed` /
+/// `cancelled`. Every move is a conditional update from a known status, so two workers
+/// can never both send, nor both write one email.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum EmailStatus {
+    Composing,
     Scheduled,
     Pending,
     Sending,
@@ -23,7 +25,8 @@ pub enum EmailStatus {
 }
 
 impl EmailStatus {
-    pub const ALL: [EmailStatus; 6] = [
+    pub const ALL: [EmailStatus; 7] = [
+        EmailStatus::Composing,
         EmailStatus::Scheduled,
         EmailStatus::Pending,
         EmailStatus::Sending,
@@ -33,6 +36,7 @@ impl EmailStatus {
     ];
     pub fn as_str(&self) -> &'static str {
         match self {
+            EmailStatus::Composing => "composing",
             EmailStatus::Scheduled => "scheduled",
             EmailStatus::Pending => "pending",
             EmailStatus::Sending => "sending",

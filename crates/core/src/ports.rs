@@ -242,6 +242,17 @@ pub trait Ledger: Send + Sync {
         stranded_before: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<EmailId>, StoreError>;
+    /// `composing` emails due for writing (new ones, and ones whose writer's lease
+    /// ran out), each leased until `lease_until` so no other writer takes it meanwhile.
+    async fn claim_composing(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<EmailId>, StoreError>;
+    /// Stores a written email — its content and its new status, the last entry of its
+    /// history — if it is still `composing`; false otherwise (another writer won).
+    async fn finish_composing(&self, email: Email) -> Result<bool, StoreError>;
     /// `sending` emails older than `before`: the process stopped mid-send.
     async fn stuck_sending(
         &self,
@@ -348,12 +359,36 @@ pub enum ComposeError {
     Unavailable(String),
     #[error("generator output refused: {0}")]
     Refused(String),
+    /// Recent requests kept failing; the generator is not asked until it cools down.
+    #[error("generator paused: {0}")]
+    CircuitOpen(String),
+    /// The day's token or cost budget is spent.
+    #[error("generator budget spent: {0}")]
+    OverBudget(String),
+}
+
+impl ComposeError {
+    /// The `reason` label of `engage_llm_fallbacks_total`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ComposeError::Unavailable(_) => "unavailable",
+            ComposeError::Refused(_) => "refused",
+            ComposeError::CircuitOpen(_) => "circuit_open",
+            ComposeError::OverBudget(_) => "over_budget",
+        }
+    }
 }
 
 #[async_trait]
 pub trait ContentGenerator: Send + Sync {
     /// `template`, or `llm:<model>`.
     fn name(&self) -> String;
+    /// True when generating calls out over the network and may take seconds: the
+    /// engine then commits the decision first and writes the email afterwards
+    /// (`composing`), so a slow generator delays no other decision.
+    fn remote(&self) -> bool {
+        false
+    }
     async fn generate(&self, request: &ComposeRequest) -> Result<Composed, ComposeError>;
 }
 

@@ -80,6 +80,34 @@ pub(crate) fn insert_email(c: &Connection, new: &NewEmail) -> Result<(), StoreEr
     Ok(())
 }
 
+/// Stores an email's written content and its new status (the last of its history),
+/// if it is still `composing`.
+pub(crate) fn finish_composing_in(c: &Connection, new: &NewEmail) -> Result<bool, StoreError> {
+    let e = &new.email;
+    let changed = c
+        .prepare_cached(
+            "UPDATE emails SET status = ?2, due_at = ?3, updated_at = ?4, state = ?5
+             WHERE id = ?1 AND status = 'composing'",
+        )
+        .and_then(|mut s| {
+            s.execute(params![
+                e.id.as_str(),
+                e.status.as_str(),
+                due_at(e),
+                ts(e.status_history.last().map_or(e.created_at, |h| h.at)),
+                new.state
+            ])
+        })
+        .map_err(unexpected)?;
+    if changed == 0 {
+        return Ok(false);
+    }
+    c.prepare_cached("UPDATE email_contents SET body = ?2 WHERE id = ?1")
+        .and_then(|mut s| s.execute(params![e.id.as_str(), new.content]))
+        .map_err(unexpected)?;
+    Ok(true)
+}
+
 /// Decodes a row of [`SELECT_EMAILS`].
 pub(crate) fn email_from_row(r: &Row) -> Result<Email, StoreError> {
     let (content, status, state) = (|| {

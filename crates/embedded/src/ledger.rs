@@ -4,7 +4,8 @@
 
 use crate::db::unexpected;
 use crate::emails::{
-    NewEmail, SELECT_EMAILS, email_from_row, get_email, insert_email, transition_in,
+    NewEmail, SELECT_EMAILS, email_from_row, finish_composing_in, get_email, insert_email,
+    transition_in,
 };
 use crate::{Store, clamp_limit, decode_cursor, encode_cursor, from_json, to_json, ts};
 use async_trait::async_trait;
@@ -241,21 +242,34 @@ impl Ledger for Store {
     }
 
     async fn commit(&self, commit: DecisionCommit) -> Result<CommitResult, StoreError> {
-        let encoded = Encoded::new(commit)?;
-        self.db.write(move |c| commit_in(c, &encoded)).await
+        Ok(self
+            .commit_many(vec![commit])
+            .await?
+            .pop()
+            .expect("one result per commit"))
     }
 
     async fn commit_many(
         &self,
         commits: Vec<DecisionCommit>,
     ) -> Result<Vec<CommitResult>, StoreError> {
+        let composing = commits.iter().any(|c| {
+            c.email
+                .as_ref()
+                .is_some_and(|e| e.status == EmailStatus::Composing)
+        });
         let encoded = commits
             .into_iter()
             .map(Encoded::new)
             .collect::<Result<Vec<_>, _>>()?;
-        self.db
+        let results = self
+            .db
             .write(move |c| encoded.iter().map(|e| commit_in(c, e)).collect())
-            .await
+            .await?;
+        if composing {
+            self.wake_writers();
+        }
+        Ok(results)
     }
 
     async fn get_email(&self, id: &EmailId) -> Result<Option<Email>, StoreError> {
@@ -299,6 +313,37 @@ impl Ledger for Store {
                 Ok(out)
             })
             .await
+    }
+
+    async fn claim_composing(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<EmailId>, StoreError> {
+        let (now, lease) = (ts(now), ts(lease_until));
+        self.db
+            .write(move |c| {
+                let mut s = c
+                    .prepare_cached(
+                        "UPDATE emails SET due_at = ?2 WHERE id IN (
+                           SELECT id FROM emails WHERE status = 'composing' AND due_at <= ?1
+                           ORDER BY due_at LIMIT ?3)
+                         RETURNING id",
+                    )
+                    .map_err(unexpected)?;
+                let rows = s
+                    .query_map(params![now, lease, limit as i64], |r| r.get::<_, String>(0))
+                    .map_err(unexpected)?;
+                rows.map(|r| r.map(EmailId::from_string).map_err(unexpected))
+                    .collect()
+            })
+            .await
+    }
+
+    async fn finish_composing(&self, email: Email) -> Result<bool, StoreError> {
+        let new = NewEmail::encode(email)?;
+        self.db.write(move |c| finish_composing_in(c, &new)).await
     }
 
     async fn stuck_sending(

@@ -42,6 +42,8 @@ pub struct Store {
     changes: Arc<Notify>,
     /// Woken after every publish (the email workers wait on it).
     messages: Arc<Notify>,
+    /// Woken after a decision recorded an email for a remote generator to write.
+    composing: Arc<Notify>,
 }
 
 impl std::fmt::Debug for Store {
@@ -63,6 +65,7 @@ impl Store {
             clock,
             changes: Arc::new(Notify::new()),
             messages: Arc::new(Notify::new()),
+            composing: Arc::new(Notify::new()),
         })
     }
 

@@ -1,6 +1,7 @@
-//! The embedded pipeline's tasks: the stream tailer, the email workers and the
-//! scheduler. Each task is a loop around one step (`pump_and_hand_off`, `work_once`,
-//! `Engine::tick`), and tests drive the same steps directly with `run_until_idle`.
+//! The embedded pipeline's tasks: the stream tailer, the email workers, the email
+//! writers (for a remote generator) and the scheduler. Each task is a loop around one
+//! step (`pump_and_hand_off`, `work_once`, `Engine::write_due`, `Engine::tick`), and
+//! tests drive the same steps directly with `run_until_idle`.
 //!
 //! When workers are idle, the tailer receives new messages on their behalf in the
 //! write that publishes them, and hands the batches over in memory; the queue still
@@ -22,6 +23,9 @@ use tokio::task::JoinSet;
 #[derive(Debug, Clone)]
 pub struct PipelineSettings {
     pub workers: usize,
+    /// Tasks writing `composing` emails, each one email at a time: as many as the
+    /// generator may have requests in flight.
+    pub writers: usize,
     /// Changes per tailer step, messages per worker receive.
     pub stream_batch: u32,
     pub receive_batch: u32,
@@ -36,6 +40,7 @@ impl Default for PipelineSettings {
     fn default() -> Self {
         Self {
             workers: 8,
+            writers: 8,
             stream_batch: 500,
             receive_batch: 100,
             queue: QueueSettings::default(),
@@ -276,15 +281,26 @@ impl Pipeline {
         loop {
             let pumped = self.pump_and_hand_off().await?;
             let worked = self.work_once().await?;
+            let written = self.write_once(100).await?;
             total += worked;
-            if pumped == 0 && worked == 0 {
+            if pumped == 0 && worked == 0 && written == 0 {
                 return Ok(total);
             }
         }
     }
 
-    /// Starts the tailer, `workers` email workers and the scheduler; they stop when
-    /// `shutdown` turns true, finishing the message in hand.
+    /// Writes up to `limit` `composing` emails ([`Engine::write_due`]).
+    pub async fn write_once(&self, limit: u32) -> Result<usize, StoreError> {
+        match self.engine.write_due(limit).await {
+            Ok(n) => Ok(n),
+            Err(ProcessError::Store(e)) => Err(e),
+            Err(e) => Err(StoreError::Unexpected(anyhow::anyhow!("{e}"))),
+        }
+    }
+
+    /// Starts the tailer, `workers` email workers, `writers` email writers and the
+    /// scheduler; they stop when `shutdown` turns true, finishing the message or email
+    /// in hand.
     pub fn spawn(self: Arc<Self>, shutdown: watch::Receiver<bool>) -> JoinSet<()> {
         let mut set = JoinSet::new();
         let me = self.clone();
@@ -325,6 +341,23 @@ impl Pipeline {
                 }
                 if let Err(e) = me.return_handed_off().await {
                     tracing::warn!(error = %e, "returning messages handed off to the queue failed; they will be redelivered after the visibility timeout");
+                }
+            });
+        }
+        for _ in 0..self.settings.writers.max(1) {
+            let me = self.clone();
+            let mut stop = shutdown.clone();
+            set.spawn(async move {
+                while !*stop.borrow() {
+                    match me.write_once(1).await {
+                        Ok(n) if n > 0 => continue,
+                        Ok(_) => {}
+                        Err(e) => tracing::error!(error = %e, "email writer step failed"),
+                    }
+                    tokio::select! {
+                        _ = me.store.wait_for_composing(me.settings.idle_poll) => {}
+                        _ = stop.changed() => {}
+                    }
                 }
             });
         }

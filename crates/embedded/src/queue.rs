@@ -372,4 +372,15 @@ impl Store {
         self.messages.notify_waiters();
         self.messages.notify_one();
     }
+
+    /// Wakes the email writers (see `Engine::write_due`).
+    pub(crate) fn wake_writers(&self) {
+        self.composing.notify_waiters();
+        self.composing.notify_one();
+    }
+
+    /// Waits until an email may have been recorded `composing`, or `timeout` passes.
+    pub async fn wait_for_composing(&self, timeout: Duration) {
+        let _ = tokio::time::timeout(timeout, self.composing.notified()).await;
+    }
 }

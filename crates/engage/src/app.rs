@@ -8,6 +8,7 @@ use crate::secrets;
 use anyhow::Context as _;
 use engage_api::{AppState, TokenAuth};
 use engage_core::clock::Clock;
+use engage_core::config::EngineConfig;
 use engage_core::ports::ContentGenerator;
 use engage_core::processor::Engine;
 use engage_core::service::ClientService;
@@ -77,7 +78,7 @@ impl Application {
             publisher: store_arc.clone(),
             links: UnsubscribeLinks::new(&public_url, &secret, &mailto_domain),
             clock: clock.clone(),
-            config: Arc::new(config.engine.clone()),
+            config: Arc::new(engine_config(&config)),
         };
         let p = &config.pipeline;
         let settings = PipelineSettings {
@@ -89,6 +90,7 @@ impl Application {
                 ..QueueSettings::default()
             },
             tick_every: Duration::from_secs(p.scheduler_interval_secs.max(1)),
+            writers: config.llm.max_concurrency,
             ..PipelineSettings::default()
         };
         let pipeline = Arc::new(Pipeline::new(store.clone(), engine.clone(), settings));
@@ -159,4 +161,17 @@ impl Application {
         }
         served
     }
+}
+
+/// The engine's settings: the configured ones, with links to engage's own public
+/// address always allowed in content.
+fn engine_config(config: &Config) -> EngineConfig {
+    let mut engine = config.engine.clone();
+    if let Some(host) = reqwest::Url::parse(&config.public_url())
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_string))
+    {
+        engine.guards.allow_host(&host);
+    }
+    engine
 }

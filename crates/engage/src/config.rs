@@ -284,7 +284,7 @@ impl Config {
     /// Renders every campaign's template for a sample client and runs the content
     /// guards, so a broken template stops the start instead of every send.
     fn check_templates(&self) -> anyhow::Result<()> {
-        use engage_core::compose::{ComposeRequest, guard};
+        use engage_core::compose::ComposeRequest;
         use engage_core::score::{Drivers, Tier};
         for campaign in &self.engine.campaigns {
             let sample = ComposeRequest {
@@ -299,12 +299,15 @@ impl Config {
                     ..Drivers::default()
                 },
             };
-            guard(&engage_llm::render_template(&sample)).map_err(|g| {
-                anyhow::anyhow!(
-                    "configuration: the template of campaign `{}` fails a guard: {g}",
-                    campaign.name
-                )
-            })?;
+            self.engine
+                .guards
+                .check(&engage_llm::render_template(&sample))
+                .map_err(|g| {
+                    anyhow::anyhow!(
+                        "configuration: the template of campaign `{}` fails a guard: {g}",
+                        campaign.name
+                    )
+                })?;
         }
         Ok(())
     }

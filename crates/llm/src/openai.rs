@@ -324,6 +324,10 @@ impl ContentGenerator for OpenAiGenerator {
         format!("llm:{}", self.settings.model)
     }
 
+    fn remote(&self) -> bool {
+        true
+    }
+
     async fn generate(&self, request: &ComposeRequest) -> Result<Composed, ComposeError> {
         let _permit = self
             .permits

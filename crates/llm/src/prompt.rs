@@ -5,7 +5,7 @@ use engage_core::compose::ComposeRequest;
 use serde_json::{Value, json};
 
 /// Bumped whenever the wording or the schema changes, and recorded with each email.
-pub const PROMPT_VERSION: &str = "2026-11-25.1";
+pub const PROMPT_VERSION: &str = "2026-11-29.1";
 
 /// The brand voice used when none is configured.
 pub const DEFAULT_VOICE: &str = "Warm, concise and personal, like a stylist who knows the client. No pressure, no exclamation-mark overload, no discount promises.";
@@ -15,7 +15,8 @@ pub fn messages(request: &ComposeRequest, voice: &str) -> Vec<Value> {
     let system = format!(
         "You write one short engagement email for a personal-styling subscription (clients receive boxes of clothes called Fixes).\n\
          Brand voice: {voice}\n\
-         Rules: plain text only, no HTML, no markdown links, no URLs, no placeholders in braces or brackets; \
+         Rules: plain text with at most **bold**, *italic* and lines starting with \"- \" for a list; \
+         no HTML, no links, no URLs, no placeholders in braces or brackets; \
          address the client by first name; subject at most 80 characters; preheader at most 120 characters; \
          body 40 to 1200 characters in two to four short paragraphs separated by blank lines; \
          do not add a signature block, footer or unsubscribe text (those are added for you).\n\

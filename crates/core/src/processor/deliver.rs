@@ -12,6 +12,8 @@ use crate::ports::{EmailTransition, OutgoingEmail, SendError};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Delivery {
     Sent,
+    /// Written, and waiting for the end of the client's quiet hours.
+    Scheduled,
     /// Already past `pending`, or taken by another worker.
     NotMine,
     Cancelled(SkipReason),

@@ -1,6 +1,7 @@
 //! The email processor, one step at a time: `process_batch(events)` loads the clients,
 //! scores, decides, composes, records and sends; `process(event)` is a batch of one.
-//! `deliver(email)` moves one recorded email through `pending → sending → sent`.
+//! `deliver(email)` moves one recorded email through `pending → sending → sent`;
+//! `write_email(email)` writes one a remote generator is to write (`composing`).
 //! `tick()` is the scheduler's step. The embedded worker loop, the Lambda handler and
 //! the tests all call these same functions.
 //!
@@ -13,16 +14,17 @@
 mod deliver;
 mod plan;
 mod schedule;
+mod write;
 
 pub use deliver::Delivery;
 use plan::Plan;
 pub use schedule::{STRANDED_AFTER, STUCK_SENDING_AFTER, TickReport};
+pub use write::COMPOSE_LEASE;
 
 use crate::StoreError;
 use crate::change::Event;
 use crate::client::Client;
 use crate::clock::Clock;
-use crate::compose::{ComposeRequest, Composed, guard};
 use crate::config::EngineConfig;
 use crate::email::{Decision, DecisionOutcome, EmailStatus, SkipReason};
 use crate::ids::{EmailId, UserId};
@@ -251,62 +253,6 @@ impl Engine {
             }
         }
         Ok(results)
-    }
-
-    /// Writes the email for `campaign`, falling back to the template when the
-    /// generator fails or its content fails a guard.
-    pub async fn compose(
-        &self,
-        campaign: &str,
-        client: &Client,
-        breakdown: &ScoreBreakdown,
-    ) -> Result<Composed, ProcessError> {
-        let campaign = self
-            .config
-            .campaign(campaign)
-            .ok_or_else(|| ProcessError::Compose(format!("unknown campaign `{campaign}`")))?;
-        let request = ComposeRequest {
-            campaign: campaign.clone(),
-            first_name: client.first_name.clone(),
-            preferences: client.profile.preferences.clone(),
-            tier: breakdown.tier,
-            score: breakdown.score,
-            drivers: breakdown.drivers.clone(),
-        };
-        let why = match self.generator.generate(&request).await {
-            Ok(c) => match guard(&c.content) {
-                Ok(()) => return Ok(c),
-                Err(g) => {
-                    tracing::warn!(
-                        guard = g.guard,
-                        "generated content refused, using the template"
-                    );
-                    metrics::counter!("engage_llm_fallbacks_total", "reason" => g.guard)
-                        .increment(1);
-                    g.to_string()
-                }
-            },
-            Err(e) => {
-                tracing::warn!(error = %e, "generator failed, using the template");
-                let reason = match e {
-                    crate::ports::ComposeError::Unavailable(_) => "unavailable",
-                    crate::ports::ComposeError::Refused(_) => "refused",
-                };
-                metrics::counter!("engage_llm_fallbacks_total", "reason" => reason).increment(1);
-                e.to_string()
-            }
-        };
-        let mut c = self
-            .fallback
-            .generate(&request)
-            .await
-            .map_err(|e| ProcessError::Compose(e.to_string()))?;
-        if !Arc::ptr_eq(&self.generator, &self.fallback) {
-            c.fallback_reason = Some(why);
-        }
-        guard(&c.content)
-            .map_err(|g| ProcessError::Compose(format!("template for `{}`: {g}", campaign.name)))?;
-        Ok(c)
     }
 }
 

@@ -1,10 +1,10 @@
 //! Deciding on one event from what was read: the decision, the email if one is to be
-//! sent, and everything the commit writes. No I/O but the generator's.
+//! sent, and everything the commit writes. No I/O but a local generator's.
 
+use super::write::fill;
 use super::{Engine, ProcessError};
 use crate::change::{Event, EventType};
 use crate::client::Client;
-use crate::compose::render_html;
 use crate::email::{Decision, DecisionOutcome, Email, EmailStatus, SkipReason, StatusChange};
 use crate::ids::{DecisionId, EmailId};
 use crate::policy::{PolicyInput, Verdict, decide};
@@ -24,7 +24,8 @@ pub(super) struct Plan {
 
 impl Engine {
     /// Decides on `event` from what was read: the client (if it still exists) and its
-    /// ledger context. Composes the email when the decision is to send one.
+    /// ledger context. Composes the email when the decision is to send one and the
+    /// generator is local; a remote one's email is recorded `composing`.
     pub(super) async fn plan(
         &self,
         event: &Event,
@@ -145,7 +146,6 @@ impl Engine {
         let email = match (&campaign, outcome) {
             (Some(name), DecisionOutcome::Send | DecisionOutcome::Schedule) => {
                 let id = EmailId::derive(name, &event.id);
-                let composed = self.compose(name, &client, &breakdown).await?;
                 d.email_id = Some(id.clone());
                 d.explanation = match scheduled_for {
                     Some(at) => format!(
@@ -159,23 +159,29 @@ impl Engine {
                         breakdown.tier.as_str()
                     ),
                 };
-                let status = if scheduled_for.is_some() {
-                    EmailStatus::Scheduled
+                // A remote generator writes after the commit (`write_email`), so its
+                // seconds delay no other decision.
+                let (status, composed) = if self.generator.remote() {
+                    (EmailStatus::Composing, None)
+                } else if scheduled_for.is_some() {
+                    let c = self.compose(name, &client, &breakdown).await?;
+                    (EmailStatus::Scheduled, Some(c))
                 } else {
-                    EmailStatus::Pending
+                    let c = self.compose(name, &client, &breakdown).await?;
+                    (EmailStatus::Pending, Some(c))
                 };
-                Some(Email {
+                let mut email = Email {
                     id,
                     user_id: client.id.clone(),
                     campaign: name.clone(),
                     status,
-                    subject: composed.content.subject,
-                    preheader: composed.content.preheader,
-                    body_html: render_html(&composed.content.body_text),
-                    body_text: composed.content.body_text,
-                    generator: composed.generator,
-                    generation: composed.generation,
-                    fallback_reason: composed.fallback_reason,
+                    subject: String::new(),
+                    preheader: String::new(),
+                    body_text: String::new(),
+                    body_html: String::new(),
+                    generator: self.generator.name(),
+                    generation: None,
+                    fallback_reason: None,
                     trigger_event_id: event.id.clone(),
                     decision_id: decision_id.clone(),
                     created_at: now,
@@ -187,7 +193,11 @@ impl Engine {
                         at: now,
                         note: None,
                     }],
-                })
+                };
+                if let Some(c) = composed {
+                    fill(&mut email, c);
+                }
+                Some(email)
             }
             _ => None,
         };

@@ -4,6 +4,7 @@
 
 use crate::helpers::*;
 use engage::config::GeneratorKind;
+use engage_core::clock::Clock as _;
 use engage_llm::testing::Llmock;
 use serde_json::{Value, json};
 
@@ -99,4 +100,189 @@ async fn an_llm_that_is_down_costs_no_email() {
     );
     assert_eq!(email["status"], "sent");
     assert_eq!(mock.requests().await.len(), 2, "max_attempts");
+}
+
+/// Polls `probe` every 50 ms until it gives `Some`, for at most `secs` seconds.
+async fn within<T, F, Fut>(secs: u64, what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        if let Some(v) = probe().await {
+            return v;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_slow_model_delays_no_other_clients_decisions() {
+    let mock = Llmock::start().await;
+    mock.script(json!([
+        {"type": "delay", "seconds": 4, "times": null},
+        {"type": "reply", "times": null, "text": json!({"subject": "Your stylist is ready", "preheader": "Picked for you", "body": "Hi Ada,\n\nWelcome! Your stylist is picking your first Fix."}).to_string()}
+    ]))
+    .await;
+    let base = mock.v1();
+    // One email worker: before emails were written after the decision's commit, the
+    // worker waited for the model and every other client waited for the worker.
+    let app = spawn_app_with(move |c| {
+        c.llm.generator = Some(GeneratorKind::Openai);
+        c.llm.base_url = Some(base);
+        c.llm.model = Some("gpt-4o-mini".into());
+        c.llm.timeout_secs = 20;
+        c.pipeline.autostart = true;
+        c.pipeline.workers = 1;
+    })
+    .await;
+
+    let welcomed = app
+        .create_client("slow-model@example.com", "Europe/London", true)
+        .await;
+    within(5, "the welcome email to be recorded, composing", || async {
+        let e = app.emails(&welcomed).await;
+        (e.len() == 1 && e[0]["status"] == "composing").then_some(())
+    })
+    .await;
+    let mut others = Vec::new();
+    for i in 0..5 {
+        others.push(
+            app.create_client(
+                &format!("not-opted-in-{i}@example.com"),
+                "Europe/London",
+                false,
+            )
+            .await,
+        );
+    }
+    for other in &others {
+        let d = within(3, "a skip decision", || async {
+            app.decisions(other).await.first().cloned()
+        })
+        .await;
+        assert_eq!(
+            (d["outcome"].as_str(), d["reason"].as_str()),
+            (Some("skip"), Some("not_opted_in")),
+            "{d}"
+        );
+    }
+    let still = app.emails(&welcomed).await;
+    assert_eq!(
+        still[0]["status"], "composing",
+        "the other clients were decided on while the model was still writing: {still:?}"
+    );
+
+    let sent = within(15, "the welcome email to be sent", || async {
+        let e = app.emails(&welcomed).await;
+        (e[0]["status"] == "sent").then(|| e[0].clone())
+    })
+    .await;
+    assert_eq!(sent["subject"], "Your stylist is ready", "{sent}");
+    assert_eq!(sent["generator"], "llm:gpt-4o-mini");
+    let history: Vec<&str> = sent["status_history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(history, ["composing", "pending", "sending", "sent"]);
+    assert_eq!(mock.requests().await.len(), 1, "written once");
+}
+
+#[tokio::test]
+async fn an_email_whose_writer_stopped_is_written_when_its_lease_runs_out() {
+    use engage_core::ports::Ledger as _;
+    let mock = Llmock::start().await;
+    mock.script(json!([reply(
+        "Your stylist is ready",
+        "Hi Ada,\n\nWelcome! Your stylist is picking your first Fix."
+    )]))
+    .await;
+    let app = app_writing_with(&mock).await;
+    let id = app
+        .create_client("lease@example.com", "Europe/London", true)
+        .await;
+    app.pipeline.pump_and_hand_off().await.unwrap();
+    app.pipeline.work_once().await.unwrap();
+    assert_eq!(app.emails(&id).await[0]["status"], "composing");
+
+    // A writer claims the email and stops before writing it.
+    let now = app.clock.now();
+    let claimed = app
+        .store
+        .claim_composing(now, now + engage_core::processor::COMPOSE_LEASE, 10)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    app.settle().await;
+    assert_eq!(app.emails(&id).await[0]["status"], "composing", "leased");
+    assert!(mock.requests().await.is_empty());
+
+    app.clock.advance(chrono::Duration::minutes(6));
+    app.settle().await;
+    let email = &app.emails(&id).await[0];
+    assert_eq!(
+        (email["status"].as_str(), email["subject"].as_str()),
+        (Some("sent"), Some("Your stylist is ready")),
+        "{email}"
+    );
+    assert_eq!(mock.requests().await.len(), 1);
+}
+
+#[tokio::test]
+async fn each_kind_of_bad_answer_is_refused_and_recorded() {
+    let body = "Hi Ada,\n\nWelcome! Your stylist is picking your first Fix.";
+    let text = |subject: &str, body: &str| {
+        json!({"subject": subject, "preheader": "Picked for you", "body": body}).to_string()
+    };
+    let cases = [
+        ("{\"subject\": \"Hi\", \"body\": ", "not the JSON asked for"),
+        (
+            &*json!({"subject": "Welcome", "body": body}).to_string(),
+            "missing field `preheader`",
+        ),
+        (
+            &*text(
+                "Welcome",
+                &format!("{body} Browse https://bargains.example.net/now"),
+            ),
+            "guard `link` failed: a link to `bargains.example.net`",
+        ),
+        (
+            &*text("Welcome", &format!("{body} Act now, it is guaranteed!")),
+            "guard `banned_phrase`",
+        ),
+        (
+            &*text("Welcome {first_name}", body),
+            "guard `placeholder` failed: unresolved `{first_name}`",
+        ),
+    ];
+    let mock = Llmock::start().await;
+    let replies: Vec<Value> = cases
+        .iter()
+        .map(|(t, _)| json!({"type": "reply", "text": t}))
+        .collect();
+    mock.script(Value::Array(replies)).await;
+    let app = app_writing_with(&mock).await;
+    for (i, (_, why)) in cases.iter().enumerate() {
+        let email = welcome_of(&app, &format!("bad-answer-{i}@example.com")).await;
+        assert_eq!(
+            (email["generator"].as_str(), email["status"].as_str()),
+            (Some("template"), Some("sent")),
+            "{email}"
+        );
+        let reason = email["fallback_reason"].as_str().unwrap();
+        assert!(reason.contains(why), "case {i}: want `{why}` in `{reason}`");
+    }
+    assert_eq!(
+        mock.requests().await.len(),
+        cases.len(),
+        "refusals are not retried"
+    );
 }
