@@ -25,7 +25,7 @@ pub struct Content {
 }
 
 /// Content and who wrote it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Composed {
     pub content: Content,
     /// `template` or `llm:<model>`.
@@ -37,7 +37,7 @@ pub struct Composed {
 }
 
 /// The accounting of one LLM-written email: recorded with the email.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Generation {
     pub model: String,
@@ -48,6 +48,28 @@ pub struct Generation {
     pub latency_ms: u64,
     /// Requests made, the successful one included.
     pub attempts: u32,
+    /// What the tokens cost, in US dollars, at the configured or known prices of the
+    /// model; `None` when its prices are unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_usd: Option<f64>,
+    /// The messages sent (JSON) and the model's raw answer, kept as `[llm] retain` says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raw_output: Option<String>,
+}
+
+/// Which emails keep the prompt and the model's raw answer with their accounting.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Retention {
+    /// None: only the accounting is kept.
+    None,
+    /// Those whose model content was refused by a guard (to see why).
+    #[default]
+    Fallbacks,
+    /// All of them.
+    All,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -1,7 +1,7 @@
 //! The engine's configuration: scoring, policy and campaigns, with defaults that work.
 
 use crate::campaign::{Campaign, default_campaigns};
-use crate::compose::GuardConfig;
+use crate::compose::{GuardConfig, Retention};
 use crate::score::ScoringConfig;
 use serde::{Deserialize, Serialize};
 
@@ -38,6 +38,8 @@ pub struct EngineConfig {
     pub from: String,
     /// What generated content may contain (links, phrases).
     pub guards: GuardConfig,
+    /// Which emails keep the LLM's prompt and raw answer (`retain_llm_io`).
+    pub retain_llm_io: Retention,
 }
 
 impl Default for EngineConfig {
@@ -48,6 +50,7 @@ impl Default for EngineConfig {
             campaigns: default_campaigns(),
             from: "Your styling team <styling@engage.localhost>".into(),
             guards: GuardConfig::default(),
+            retain_llm_io: Retention::default(),
         }
     }
 }

@@ -1,8 +1,9 @@
 //! Counts for the operator's gauges (`/metrics`), read at scrape time. Each is one
 //! query over an index, so a scrape costs no more than a page of the API.
 
-use crate::Store;
 use crate::db::unexpected;
+use crate::{Store, ts};
+use chrono::{DateTime, Utc};
 use engage_core::StoreError;
 use engage_core::email::EmailStatus;
 
@@ -28,6 +29,26 @@ impl Store {
                     }
                 }
                 Ok(counts.to_vec())
+            })
+            .await
+    }
+
+    /// The tokens and dollars of the emails a model wrote since `since` (by their
+    /// creation time), to carry the day's LLM budget over a restart.
+    pub async fn llm_spend_since(&self, since: DateTime<Utc>) -> Result<(u64, f64), StoreError> {
+        let since = ts(since);
+        self.db
+            .read(move |c| {
+                c.query_row(
+                    "SELECT COALESCE(SUM(json_extract(c.body, '$.generation.tokens_in')
+                                        + json_extract(c.body, '$.generation.tokens_out')), 0),
+                            COALESCE(SUM(json_extract(c.body, '$.generation.cost_usd')), 0.0)
+                     FROM emails e JOIN email_contents c ON c.id = e.id
+                     WHERE e.created_at >= ?1",
+                    [since],
+                    |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, f64>(1)?)),
+                )
+                .map_err(unexpected)
             })
             .await
     }

@@ -61,7 +61,15 @@ impl Application {
         let generator: Arc<dyn ContentGenerator> = match config.llm.openai()? {
             Some(settings) => {
                 tracing::info!(base_url = %settings.base_url, model = %settings.model, "emails are written by an LLM");
-                Arc::new(OpenAiGenerator::new(settings).context("building the LLM client")?)
+                let llm = OpenAiGenerator::new(settings).context("building the LLM client")?;
+                let midnight = clock
+                    .now()
+                    .date_naive()
+                    .and_time(chrono::NaiveTime::MIN)
+                    .and_utc();
+                let (tokens, usd) = store.llm_spend_since(midnight).await?;
+                llm.spent_earlier_today(tokens, usd);
+                Arc::new(llm)
             }
             None => template.clone(),
         };

@@ -80,6 +80,20 @@ pub struct LlmConfig {
     pub timeout_secs: u64,
     pub max_attempts: u32,
     pub max_concurrency: usize,
+    /// The provider's requests and tokens per minute for this key; unset: no limit.
+    pub rpm: Option<u32>,
+    pub tpm: Option<u32>,
+    /// Failed requests in a row that open the circuit breaker, and how long it stays
+    /// open before one request probes again.
+    pub breaker_failures: u32,
+    pub breaker_cooldown_secs: u64,
+    /// US dollars per million tokens, for the cost estimate; unset: the model's list
+    /// prices if engage knows them.
+    pub price_per_million_input_tokens: Option<f64>,
+    pub price_per_million_output_tokens: Option<f64>,
+    /// Once spent, emails use their templates until midnight UTC.
+    pub daily_token_budget: Option<u64>,
+    pub daily_cost_budget_usd: Option<f64>,
 }
 
 impl Default for LlmConfig {
@@ -93,6 +107,14 @@ impl Default for LlmConfig {
             timeout_secs: 30,
             max_attempts: 4,
             max_concurrency: 8,
+            rpm: None,
+            tpm: None,
+            breaker_failures: 5,
+            breaker_cooldown_secs: 30,
+            price_per_million_input_tokens: None,
+            price_per_million_output_tokens: None,
+            daily_token_budget: None,
+            daily_cost_budget_usd: None,
         }
     }
 }
@@ -137,6 +159,22 @@ impl LlmConfig {
             timeout: std::time::Duration::from_secs(self.timeout_secs),
             max_attempts: self.max_attempts,
             max_concurrency: self.max_concurrency,
+            rpm: self.rpm,
+            tpm: self.tpm,
+            breaker_failures: self.breaker_failures,
+            breaker_cooldown: std::time::Duration::from_secs(self.breaker_cooldown_secs),
+            prices: match (
+                self.price_per_million_input_tokens,
+                self.price_per_million_output_tokens,
+            ) {
+                (Some(i), Some(o)) => Some(engage_llm::Prices {
+                    input_per_million: i,
+                    output_per_million: o,
+                }),
+                _ => None,
+            },
+            daily_token_budget: self.daily_token_budget,
+            daily_cost_budget_usd: self.daily_cost_budget_usd,
             ..defaults
         }))
     }
@@ -159,6 +197,32 @@ impl LlmConfig {
                 "configuration: llm.max_concurrency must be 1 to 256, not {}",
                 self.max_concurrency
             );
+        }
+        if self.rpm == Some(0) || self.tpm == Some(0) {
+            anyhow::bail!("configuration: llm.rpm and llm.tpm must be at least 1 when set");
+        }
+        if !(1..=1000).contains(&self.breaker_failures) {
+            anyhow::bail!(
+                "configuration: llm.breaker_failures must be 1 to 1000, not {}",
+                self.breaker_failures
+            );
+        }
+        match (
+            self.price_per_million_input_tokens,
+            self.price_per_million_output_tokens,
+        ) {
+            (Some(i), Some(o)) if i.is_finite() && o.is_finite() && i >= 0.0 && o >= 0.0 => {}
+            (None, None) => {}
+            _ => anyhow::bail!(
+                "configuration: llm.price_per_million_input_tokens and llm.price_per_million_output_tokens are set together, to numbers of 0 or more"
+            ),
+        }
+        if self.daily_token_budget == Some(0)
+            || self
+                .daily_cost_budget_usd
+                .is_some_and(|b| !(b.is_finite() && b > 0.0))
+        {
+            anyhow::bail!("configuration: llm.daily_*_budget must be more than 0 when set");
         }
         if let Some(u) = &self.base_url
             && !(u.starts_with("http://") || u.starts_with("https://"))
@@ -391,7 +455,7 @@ mod tests {
     #[test]
     fn the_llm_section_chooses_and_configures_the_generator() {
         let c = load(
-            "[llm]\ngenerator = \"openai\"\nbase_url = \"http://127.0.0.1:11434/v1\"\nmodel = \"llama3.1\"\nmax_attempts = 2\n",
+            "[llm]\ngenerator = \"openai\"\nbase_url = \"http://127.0.0.1:11434/v1\"\nmodel = \"llama3.1\"\nmax_attempts = 2\nrpm = 500\ntpm = 200000\nprice_per_million_input_tokens = 0.2\nprice_per_million_output_tokens = 0.8\ndaily_cost_budget_usd = 5.0\n",
             &[],
         )
         .unwrap();
@@ -404,12 +468,18 @@ mod tests {
             (s.base_url.as_str(), s.model.as_str(), s.max_attempts),
             ("http://127.0.0.1:11434/v1", "llama3.1", 2)
         );
+        assert_eq!((s.rpm, s.tpm), (Some(500), Some(200_000)));
+        assert_eq!(s.prices.map(|p| p.output_per_million), Some(0.8));
+        assert_eq!(s.daily_cost_budget_usd, Some(5.0));
         let c = load("[llm]\ngenerator = \"template\"\n", &[]).unwrap();
         assert!(c.llm.openai().unwrap().is_none());
         for bad in [
             "[llm]\ntimeout_secs = 0\n",
             "[llm]\nmax_attempts = 50\n",
             "[llm]\nbase_url = \"ftp://x\"\n",
+            "[llm]\nrpm = 0\n",
+            "[llm]\nprice_per_million_input_tokens = 0.15\n",
+            "[llm]\ndaily_cost_budget_usd = -1.0\n",
         ] {
             let e = load(bad, &[]).unwrap_err();
             assert!(e.contains("llm."), "{bad}: {e}");

@@ -38,6 +38,11 @@ const LAG_BUCKETS: &[f64] = &[
     300.0, 900.0, 3600.0,
 ];
 
+/// LLM requests and limiter waits: 10 ms to 2 minutes.
+const LLM_BUCKETS: &[f64] = &[
+    0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0,
+];
+
 /// How often histogram samples are folded in when nobody scrapes.
 const UPKEEP_EVERY: Duration = Duration::from_secs(5);
 
@@ -55,6 +60,7 @@ fn build() -> PrometheusHandle {
             Matcher::Full("engage_http_request_duration_seconds".into()),
             HTTP_BUCKETS,
         )
+        .and_then(|b| b.set_buckets_for_metric(Matcher::Prefix("engage_llm_".into()), LLM_BUCKETS))
         .and_then(|b| {
             b.set_buckets_for_metric(
                 Matcher::Full("engage_pipeline_lag_seconds".into()),
@@ -126,6 +132,40 @@ fn describe() {
         "change records not yet published by the stream tailer (head - checkpoint)"
     );
     describe_gauge!("engage_emails_by_status", "emails currently in each status");
+    describe_histogram!(
+        "engage_llm_request_duration_seconds",
+        Unit::Seconds,
+        "LLM chat-completion requests, each attempt on its own"
+    );
+    describe_histogram!(
+        "engage_llm_limiter_wait_seconds",
+        Unit::Seconds,
+        "time a request waited for the client-side requests/tokens-per-minute limiter"
+    );
+    describe_counter!(
+        "engage_llm_errors_total",
+        "failed LLM requests, by kind (timeout, connect, rate_limited, server, auth, client, malformed_output, model_refusal, schema_unsupported)"
+    );
+    describe_counter!(
+        "engage_llm_tokens_total",
+        "tokens of accepted LLM answers, by direction (in: prompt, out: completion)"
+    );
+    describe_gauge!(
+        "engage_llm_cost_usd_total",
+        "estimated US dollars of accepted LLM answers since the process started"
+    );
+    describe_gauge!(
+        "engage_llm_spent_today",
+        "LLM tokens and dollars spent today (UTC) against the daily budget, by unit"
+    );
+    describe_gauge!(
+        "engage_llm_circuit_open",
+        "1 while the LLM circuit breaker is open (emails use their templates)"
+    );
+    describe_counter!(
+        "engage_llm_fallbacks_total",
+        "emails written from their template instead of the model, by reason (a guard's name, unavailable, refused, circuit_open, over_budget)"
+    );
     describe_gauge!(
         "engage_build_info",
         "always 1; the `version` label is the running build"

@@ -5,11 +5,14 @@
 //! output fails a guard. [`OpenAiGenerator`] writes each email with a model behind any
 //! OpenAI-compatible chat-completions endpoint; [`prompt`] is what it is told.
 
+mod limits;
 mod openai;
 pub mod prompt;
+mod spend;
 mod template;
 #[cfg(feature = "testing")]
 pub mod testing;
 
 pub use openai::{OpenAiGenerator, OpenAiSettings};
+pub use spend::Prices;
 pub use template::{TemplateGenerator, render_template};

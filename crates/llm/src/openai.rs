@@ -7,14 +7,20 @@
 //!   timeouts, connection errors, 408, 409, 429 and 5xx. A `retry-after-ms` or
 //!   `Retry-After` header, or an exhausted `x-ratelimit-remaining-*` with its
 //!   `x-ratelimit-reset-*`, sets the wait instead.
-//! - At most `max_concurrency` requests at once, shared by every worker.
+//! - At most `max_concurrency` requests at once, and at most `rpm` requests and `tpm`
+//!   tokens a minute, shared by every worker ([`crate::limits::Limiter`]); a request
+//!   counts its prompt (bytes / 4) and its `max_tokens`, as providers count it.
+//! - A circuit breaker stops asking a server that keeps failing; emails use their
+//!   templates until a probe after the cooldown succeeds.
 //! - Output that is not the JSON asked for is refused, not retried: the engine falls
 //!   back to the campaign's template and records why.
 //!
 //! No SDK: the official OpenAI crates target OpenAI alone, and the whole protocol used
 //! here is one POST and a few headers.
 
+use crate::limits::{Breaker, Limiter};
 use crate::prompt::{self, PROMPT_VERSION};
+use crate::spend::{Budget, Prices};
 use async_trait::async_trait;
 use engage_core::compose::{ComposeRequest, Composed, Content, Generation};
 use engage_core::ports::{ComposeError, ContentGenerator};
@@ -44,6 +50,18 @@ pub struct OpenAiSettings {
     pub backoff_cap: Duration,
     /// The longest server-requested wait honoured; a longer one gives up at once.
     pub max_wait: Duration,
+    /// Requests and tokens per minute allowed by the provider; `None`: no limit.
+    pub rpm: Option<u32>,
+    pub tpm: Option<u32>,
+    /// Failed requests in a row that open the circuit breaker, and how long it stays
+    /// open before a probe.
+    pub breaker_failures: u32,
+    pub breaker_cooldown: Duration,
+    /// For the cost estimate; `None`: the model's list prices if known.
+    pub prices: Option<Prices>,
+    /// Spent, the generator stops asking the model until the next day (UTC).
+    pub daily_token_budget: Option<u64>,
+    pub daily_cost_budget_usd: Option<f64>,
 }
 
 impl Default for OpenAiSettings {
@@ -59,15 +77,29 @@ impl Default for OpenAiSettings {
             backoff_base: Duration::from_millis(500),
             backoff_cap: Duration::from_secs(20),
             max_wait: Duration::from_secs(60),
+            rpm: None,
+            tpm: None,
+            breaker_failures: 5,
+            breaker_cooldown: Duration::from_secs(30),
+            prices: None,
+            daily_token_budget: None,
+            daily_cost_budget_usd: None,
         }
     }
 }
+
+/// The answer's token budget: an email body is a few hundred tokens.
+const MAX_TOKENS: u32 = 700;
 
 #[derive(Debug)]
 pub struct OpenAiGenerator {
     settings: OpenAiSettings,
     http: reqwest::Client,
     permits: Semaphore,
+    limiter: Limiter,
+    breaker: Breaker,
+    budget: Budget,
+    prices: Option<Prices>,
     /// Set once the server refused `json_schema`: ask in JSON mode from then on.
     json_mode: AtomicBool,
 }
@@ -121,6 +153,13 @@ struct Usage {
     completion_tokens: u64,
 }
 
+/// A usable answer: its content, its token usage and the text as the model wrote it.
+struct Answered {
+    content: Content,
+    usage: Usage,
+    raw: String,
+}
+
 #[derive(Deserialize)]
 struct Answer {
     subject: String,
@@ -136,6 +175,10 @@ impl OpenAiGenerator {
             .build()?;
         Ok(Self {
             permits: Semaphore::new(settings.max_concurrency.max(1)),
+            limiter: Limiter::new(settings.rpm, settings.tpm),
+            breaker: Breaker::new(settings.breaker_failures, settings.breaker_cooldown),
+            budget: Budget::new(settings.daily_token_budget, settings.daily_cost_budget_usd),
+            prices: settings.prices.or_else(|| Prices::known(&settings.model)),
             settings,
             http,
             json_mode: AtomicBool::new(false),
@@ -162,13 +205,17 @@ impl OpenAiGenerator {
             "messages": messages,
             "response_format": format,
             "temperature": 0.7,
-            "max_tokens": 700,
+            "max_tokens": MAX_TOKENS,
         })
     }
 
     /// One request: the content and its token usage, or why it failed.
-    async fn attempt(&self, messages: &[Value]) -> Result<(Content, Usage), Failure> {
-        let mut req = self.http.post(self.url()).json(&self.body(messages));
+    async fn attempt(&self, body: Vec<u8>) -> Result<Answered, Failure> {
+        let mut req = self
+            .http
+            .post(self.url())
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body);
         if let Some(key) = &self.settings.api_key {
             req = req.bearer_auth(key);
         }
@@ -212,6 +259,45 @@ impl OpenAiGenerator {
         }
     }
 
+    /// The accounting of an answer, counted in the metrics and against the budget.
+    fn account(
+        &self,
+        answered: &Answered,
+        messages: &[Value],
+        started: Instant,
+        attempts: u32,
+    ) -> Generation {
+        let (tokens_in, tokens_out) = (
+            answered.usage.prompt_tokens,
+            answered.usage.completion_tokens,
+        );
+        let cost_usd = self.prices.map(|p| p.cost(tokens_in, tokens_out));
+        metrics::counter!("engage_llm_tokens_total", "direction" => "in").increment(tokens_in);
+        metrics::counter!("engage_llm_tokens_total", "direction" => "out").increment(tokens_out);
+        if let Some(usd) = cost_usd {
+            metrics::gauge!("engage_llm_cost_usd_total").increment(usd);
+        }
+        self.budget
+            .add(tokens_in + tokens_out, cost_usd.unwrap_or(0.0));
+        Generation {
+            model: self.settings.model.clone(),
+            prompt_version: PROMPT_VERSION.into(),
+            tokens_in,
+            tokens_out,
+            latency_ms: started.elapsed().as_millis() as u64,
+            attempts,
+            cost_usd,
+            prompt: serde_json::to_string(messages).ok(),
+            raw_output: Some(answered.raw.clone()),
+        }
+    }
+
+    /// Counts what was spent today before this process started (from the emails
+    /// already written), so a restart does not reset the daily budget.
+    pub fn spent_earlier_today(&self, tokens: u64, usd: f64) {
+        self.budget.add(tokens, usd);
+    }
+
     /// Full jitter: a random wait up to base × 2^retry, capped.
     fn backoff(&self, retry: u32) -> Duration {
         let cap = self
@@ -225,7 +311,7 @@ impl OpenAiGenerator {
 }
 
 /// The content and usage of a successful completion, or why it is unusable.
-fn parse_completion(text: &str) -> Result<(Content, Usage), Failure> {
+fn parse_completion(text: &str) -> Result<Answered, Failure> {
     let refuse = |detail: String| Failure {
         kind: "malformed_output",
         detail,
@@ -249,17 +335,22 @@ fn parse_completion(text: &str) -> Result<(Content, Usage), Failure> {
             wait: None,
         });
     }
-    let content = message.content.unwrap_or_default();
-    let answer: Answer = serde_json::from_str(strip_fences(&content))
-        .map_err(|e| refuse(format!("the answer is not the JSON asked for: {e}")))?;
-    Ok((
-        Content {
+    let raw = message.content.unwrap_or_default();
+    let answer: Answer = serde_json::from_str(strip_fences(&raw)).map_err(|e| {
+        let snippet: String = raw.chars().take(200).collect();
+        refuse(format!(
+            "the answer is not the JSON asked for: {e}; it began `{snippet}`"
+        ))
+    })?;
+    Ok(Answered {
+        content: Content {
             subject: answer.subject.trim().to_string(),
             preheader: answer.preheader.trim().to_string(),
             body_text: answer.body.trim().to_string(),
         },
         usage,
-    ))
+        raw,
+    })
 }
 
 /// Some JSON-mode servers wrap the object in a Markdown code fence.
@@ -338,33 +429,44 @@ impl ContentGenerator for OpenAiGenerator {
         let started = Instant::now();
         let mut attempts = 0;
         loop {
+            self.budget.check().map_err(ComposeError::OverBudget)?;
+            if let Err(open_for) = self.breaker.allow() {
+                return Err(ComposeError::CircuitOpen(format!(
+                    "the LLM failed repeatedly; not asking it for another {:.0} s",
+                    open_for.as_secs_f64()
+                )));
+            }
+            let body = serde_json::to_vec(&self.body(&messages)).expect("JSON");
+            let estimate = u32::try_from(body.len() / 4).unwrap_or(u32::MAX) + MAX_TOKENS;
+            let waited = self
+                .limiter
+                .admit(estimate)
+                .await
+                .map_err(ComposeError::Refused)?;
+            metrics::histogram!("engage_llm_limiter_wait_seconds").record(waited.as_secs_f64());
             attempts += 1;
             let sent = Instant::now();
-            let outcome = self.attempt(&messages).await;
+            let outcome = self.attempt(body).await;
             metrics::histogram!("engage_llm_request_duration_seconds")
                 .record(sent.elapsed().as_secs_f64());
             let failure = match outcome {
-                Ok((content, usage)) => {
-                    metrics::counter!("engage_llm_tokens_total", "direction" => "in")
-                        .increment(usage.prompt_tokens);
-                    metrics::counter!("engage_llm_tokens_total", "direction" => "out")
-                        .increment(usage.completion_tokens);
+                Ok(answered) => {
+                    self.breaker.succeeded();
+                    let generation = self.account(&answered, &messages, started, attempts);
                     return Ok(Composed {
-                        content,
+                        content: answered.content,
                         generator: self.name(),
-                        generation: Some(Generation {
-                            model: self.settings.model.clone(),
-                            prompt_version: PROMPT_VERSION.into(),
-                            tokens_in: usage.prompt_tokens,
-                            tokens_out: usage.completion_tokens,
-                            latency_ms: started.elapsed().as_millis() as u64,
-                            attempts,
-                        }),
+                        generation: Some(generation),
                         fallback_reason: None,
                     });
                 }
                 Err(f) => f,
             };
+            // An answer that was not the JSON asked for still shows a working server.
+            match failure.kind {
+                "malformed_output" | "model_refusal" => self.breaker.succeeded(),
+                _ => self.breaker.failed(),
+            }
             metrics::counter!("engage_llm_errors_total", "kind" => failure.kind).increment(1);
             let wait = failure.wait.unwrap_or_else(|| self.backoff(attempts - 1));
             let give_up = !failure.retry

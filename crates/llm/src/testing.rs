@@ -33,6 +33,11 @@ fn llmock_bin() -> PathBuf {
 impl Llmock {
     /// Starts a fresh server on a free port and waits until it answers.
     pub async fn start() -> Self {
+        Self::start_with(&[]).await
+    }
+
+    /// [`Llmock::start`] with more `llmock serve` flags (`--rpm 60`, `--latency-ms 2000`).
+    pub async fn start_with(flags: &[&str]) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")
@@ -42,6 +47,7 @@ impl Llmock {
             .arg(llmock_bin())
             .args(["serve", "--host", "127.0.0.1", "--port", &port.to_string()])
             .args(["--log-level", "warning"])
+            .args(flags)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

@@ -70,6 +70,11 @@ async fn the_models_structured_answer_becomes_the_email_with_its_accounting() {
     assert_eq!((g.model.as_str(), g.attempts), ("gpt-4o-mini", 1));
     assert!(g.tokens_out > 0, "{g:?}");
     assert_eq!(g.prompt_version, engage_llm::prompt::PROMPT_VERSION);
+    let cost = g.cost_usd.expect("gpt-4o-mini has list prices");
+    let want = (g.tokens_in as f64 * 0.15 + g.tokens_out as f64 * 0.60) / 1e6;
+    assert!((cost - want).abs() < 1e-12, "{cost} vs {want}");
+    assert!(g.prompt.as_deref().unwrap().contains("Ada"));
+    assert!(g.raw_output.as_deref().unwrap().contains("your next Fix"));
 
     let log = mock.requests().await;
     assert_eq!(log.len(), 1);
@@ -175,4 +180,77 @@ async fn a_server_without_json_schema_is_asked_in_json_mode_from_then_on() {
         })
         .collect();
     assert_eq!(formats, ["json_schema", "json_object", "json_object"]);
+}
+
+#[tokio::test]
+async fn the_limiter_keeps_concurrent_workers_within_the_servers_rpm() {
+    // The server's bucket holds 120 requests and refills 2 a second. The client is set
+    // 5 % under it, as docs/llm.md advises (both buckets refill continuously, and a
+    // request sent the moment the client's allows it must not arrive before the
+    // server's): 122 requests from 16 concurrent callers wait, and meet no 429.
+    let mock = Llmock::start_with(&["--rpm", "120"]).await;
+    mock.script(json!([{"type": "reply", "times": null, "text": answer()["text"]}]))
+        .await;
+    let g = std::sync::Arc::new(generator(&mock, |s| {
+        s.rpm = Some(114);
+        s.max_concurrency = 16;
+    }));
+    let started = std::time::Instant::now();
+    let calls = (0..122).map(|_| {
+        let g = g.clone();
+        tokio::spawn(async move { g.generate(&request()).await })
+    });
+    for c in calls {
+        let composed = c.await.unwrap().expect("every request succeeds");
+        assert_eq!(composed.generation.unwrap().attempts, 1, "none was retried");
+    }
+    let log = mock.requests().await;
+    assert_eq!(log.len(), 122);
+    assert!(log.iter().all(|r| r["status"] == 200), "no 429s");
+    assert!(
+        started.elapsed() >= Duration::from_millis(3500),
+        "eight requests beyond the bucket wait about half a second each: {:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn the_breaker_stops_asking_a_failing_server_until_its_cooldown_ends() {
+    let mock = Llmock::start().await;
+    mock.script(json!([{"type": "fail", "status": 503, "times": 4}, answer()]))
+        .await;
+    let g = generator(&mock, |s| {
+        s.max_attempts = 2;
+        s.breaker_failures = 4;
+        s.breaker_cooldown = Duration::from_millis(600);
+    });
+    for _ in 0..2 {
+        let e = g.generate(&request()).await.unwrap_err();
+        assert!(matches!(e, ComposeError::Unavailable(_)), "{e}");
+    }
+    let e = g.generate(&request()).await.unwrap_err();
+    assert!(matches!(e, ComposeError::CircuitOpen(_)), "{e}");
+    assert_eq!(mock.requests().await.len(), 4, "no request while open");
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let composed = g.generate(&request()).await.expect("the probe succeeds");
+    assert_eq!(composed.generation.unwrap().attempts, 1);
+}
+
+#[tokio::test]
+async fn a_spent_daily_budget_stops_asking_the_model() {
+    let mock = Llmock::start().await;
+    mock.script(json!([{"type": "reply", "times": null, "text": answer()["text"]}]))
+        .await;
+    let g = generator(&mock, |s| s.daily_token_budget = Some(1));
+    g.generate(&request())
+        .await
+        .expect("the first email is within budget");
+    let e = g.generate(&request()).await.unwrap_err();
+    assert!(matches!(e, ComposeError::OverBudget(_)), "{e}");
+    assert_eq!(mock.requests().await.len(), 1);
+
+    let restarted = generator(&mock, |s| s.daily_cost_budget_usd = Some(0.5));
+    restarted.spent_earlier_today(1_000, 0.5);
+    let e = restarted.generate(&request()).await.unwrap_err();
+    assert!(e.to_string().contains("$0.5000 of $0.5"), "{e}");
 }

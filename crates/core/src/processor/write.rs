@@ -10,7 +10,7 @@
 
 use super::{Delivery, Engine, ProcessError, email_entered};
 use crate::client::Client;
-use crate::compose::{ComposeRequest, Composed, render_html};
+use crate::compose::{ComposeRequest, Composed, Retention, render_html};
 use crate::email::{Email, EmailStatus, StatusChange};
 use crate::ids::EmailId;
 use crate::policy::consent_block;
@@ -43,9 +43,15 @@ impl Engine {
             score: breakdown.score,
             drivers: breakdown.drivers.clone(),
         };
+        let retain = self.config.retain_llm_io;
         let (why, tried) = match self.generator.generate(&request).await {
-            Ok(c) => match self.config.guards.check(&c.content) {
-                Ok(()) => return Ok(c),
+            Ok(mut c) => match self.config.guards.check(&c.content) {
+                Ok(()) => {
+                    if retain != Retention::All {
+                        forget_io(&mut c);
+                    }
+                    return Ok(c);
+                }
                 Err(g) => {
                     tracing::warn!(
                         guard = g.guard,
@@ -70,7 +76,10 @@ impl Engine {
         if !Arc::ptr_eq(&self.generator, &self.fallback) {
             c.fallback_reason = Some(why);
             // What the model was asked and answered stays on record with the fallback.
-            if let Some(tried) = tried {
+            if let Some(mut tried) = tried {
+                if retain == Retention::None {
+                    forget_io(&mut tried);
+                }
                 c.generation = tried.generation;
             }
         }
@@ -180,6 +189,14 @@ impl Engine {
             message_id: None,
         };
         Ok(self.transitions(vec![m]).await?.pop().unwrap_or(false))
+    }
+}
+
+/// Drops the prompt and the raw answer from a generation's record.
+fn forget_io(c: &mut Composed) {
+    if let Some(g) = &mut c.generation {
+        g.prompt = None;
+        g.raw_output = None;
     }
 }
 

@@ -54,6 +54,14 @@ async fn the_models_email_is_recorded_with_its_accounting() {
     assert_eq!(email["subject"], "Welcome aboard, your stylist is ready");
     assert_eq!(email["generation"]["attempts"], 1, "{email}");
     assert!(email["generation"]["tokens_out"].as_u64().unwrap() > 0);
+    assert!(
+        email["generation"]["cost_usd"].as_f64().unwrap() > 0.0,
+        "{email}"
+    );
+    assert!(
+        email["generation"].get("prompt").is_none(),
+        "by default only fallbacks keep the prompt: {email}"
+    );
     assert!(email.get("fallback_reason").is_none(), "{email}");
     let sent = mock.requests().await;
     assert!(
@@ -84,6 +92,15 @@ async fn content_failing_a_guard_falls_back_to_the_template_with_the_reason() {
         "{email}"
     );
     assert_eq!(email["status"], "sent");
+    let kept = &email["generation"];
+    assert!(
+        kept["raw_output"].as_str().unwrap().contains(&long_subject),
+        "{email}"
+    );
+    assert!(
+        kept["prompt"].as_str().unwrap().contains("welcome"),
+        "{email}"
+    );
 }
 
 #[tokio::test]
