@@ -8,6 +8,7 @@ pub mod export;
 pub mod health;
 pub mod import;
 pub mod operations;
+pub mod preview;
 pub mod suppressions;
 pub mod unsubscribe;
 pub mod users;
@@ -22,6 +23,7 @@ pub(crate) fn v1() -> OpenApiRouter<Shared> {
         .merge(import::router())
         .merge(export::router())
         .merge(users::router())
+        .merge(preview::router())
         .merge(consent::router())
         .merge(emails::router())
         .merge(operations::router())

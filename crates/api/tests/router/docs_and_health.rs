@@ -106,6 +106,7 @@ fn the_document_covers_every_route_with_security_and_problems() {
         ("/api/v1/users/{id}/resubscribe", vec!["post"]),
         ("/api/v1/users/{id}/engagement", vec!["get"]),
         ("/api/v1/users/{id}/emails", vec!["get"]),
+        ("/api/v1/users/{id}/emails/preview", vec!["post"]),
         ("/api/v1/users/{id}/decisions", vec!["get"]),
         ("/api/v1/emails", vec!["get"]),
         ("/api/v1/emails/{id}", vec!["get"]),

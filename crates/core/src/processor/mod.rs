@@ -13,11 +13,13 @@
 
 mod deliver;
 mod plan;
+mod preview;
 mod schedule;
 mod write;
 
 pub use deliver::Delivery;
 use plan::Plan;
+pub use preview::{Preview, PreviewDecision, PreviewEmail};
 pub use schedule::{STRANDED_AFTER, STUCK_SENDING_AFTER, TickReport};
 pub use write::COMPOSE_LEASE;
 

@@ -303,3 +303,101 @@ async fn each_kind_of_bad_answer_is_refused_and_recorded() {
         "refusals are not retried"
     );
 }
+
+#[tokio::test]
+async fn a_preview_writes_the_email_the_client_would_get_and_records_nothing() {
+    let mock = Llmock::start().await;
+    mock.script(json!([
+        reply(
+            "Welcome, Ada",
+            "Hi Ada,\n\nWelcome! Your stylist is picking your first Fix."
+        ),
+        reply(
+            "We miss you, Ada",
+            "Hi Ada,\n\nIt has been a while; your stylist has ideas for you."
+        ),
+    ]))
+    .await;
+    let app = app_writing_with(&mock).await;
+    let id = app
+        .create_client("preview@example.com", "Europe/London", true)
+        .await;
+    let path = format!("/api/v1/users/{id}/emails/preview");
+
+    let r = app.http.post(app.url(&path)).send().await.unwrap();
+    assert!(
+        r.status().is_client_error(),
+        "the token is needed: {}",
+        r.status()
+    );
+    let r = app.post(&path, &json!({})).await;
+    assert_eq!(r.status(), 200);
+    let p: Value = r.json().await.unwrap();
+    assert_eq!(p["decision"]["outcome"], "send", "{p}");
+    assert_eq!(p["decision"]["campaign"], "welcome");
+    assert_eq!(p["email"]["subject"], "Welcome, Ada");
+    assert_eq!(p["email"]["generator"], "llm:gpt-4o-mini");
+    assert!(
+        p["email"]["body_html"]
+            .as_str()
+            .unwrap()
+            .starts_with("<p>Hi Ada,</p>")
+    );
+    assert!(p["score"]["score"].is_u64(), "{p}");
+
+    let p: Value = app
+        .post(&path, &json!({"campaign": "win_back"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        p["decision"]["campaign"], "welcome",
+        "the decision is still the policy's"
+    );
+    assert_eq!(
+        (
+            p["email"]["campaign"].as_str(),
+            p["email"]["subject"].as_str()
+        ),
+        (Some("win_back"), Some("We miss you, Ada"))
+    );
+
+    let r = app.post(&path, &json!({"campaign": "nope"})).await;
+    let problem = assert_problem(r, reqwest::StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert!(
+        problem["detail"].as_str().unwrap().contains("nope"),
+        "{problem}"
+    );
+    let r = app
+        .post("/api/v1/users/usr_missing/emails/preview", &json!({}))
+        .await;
+    assert_problem(r, reqwest::StatusCode::NOT_FOUND).await;
+
+    assert!(app.emails(&id).await.is_empty(), "nothing recorded");
+    assert!(app.outbox_files().is_empty(), "nothing sent");
+    assert_eq!(mock.requests().await.len(), 2);
+}
+
+#[tokio::test]
+async fn a_preview_of_a_client_the_policy_skips_says_why() {
+    let app = spawn_app().await;
+    let id = app
+        .create_client("preview-skip@example.com", "Europe/London", false)
+        .await;
+    let p: Value = app
+        .post(&format!("/api/v1/users/{id}/emails/preview"), &json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            p["decision"]["outcome"].as_str(),
+            p["decision"]["reason"].as_str()
+        ),
+        (Some("skip"), Some("not_opted_in")),
+        "{p}"
+    );
+    assert!(p["email"].is_null(), "{p}");
+}
