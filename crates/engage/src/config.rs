@@ -94,6 +94,12 @@ pub struct LlmConfig {
     /// Once spent, emails use their templates until midnight UTC.
     pub daily_token_budget: Option<u64>,
     pub daily_cost_budget_usd: Option<f64>,
+    /// Send every answer to a moderation endpoint (OpenAI's `/moderations` format)
+    /// and refuse what it flags.
+    pub moderation: bool,
+    /// Unset: `{base_url}/moderations`.
+    pub moderation_url: Option<String>,
+    pub moderation_model: String,
 }
 
 impl Default for LlmConfig {
@@ -115,6 +121,9 @@ impl Default for LlmConfig {
             price_per_million_output_tokens: None,
             daily_token_budget: None,
             daily_cost_budget_usd: None,
+            moderation: false,
+            moderation_url: None,
+            moderation_model: "omni-moderation-latest".into(),
         }
     }
 }
@@ -143,12 +152,21 @@ impl LlmConfig {
             return Ok(None);
         }
         let defaults = engage_llm::OpenAiSettings::default();
-        Ok(Some(engage_llm::OpenAiSettings {
-            base_url: self
-                .base_url
+        let base_url = self
+            .base_url
+            .clone()
+            .or_else(|| env("OPENAI_BASE_URL"))
+            .unwrap_or(defaults.base_url);
+        let moderation = self.moderation.then(|| engage_llm::Moderation {
+            url: self
+                .moderation_url
                 .clone()
-                .or_else(|| env("OPENAI_BASE_URL"))
-                .unwrap_or(defaults.base_url),
+                .unwrap_or_else(|| format!("{}/moderations", base_url.trim_end_matches('/'))),
+            model: self.moderation_model.clone(),
+        });
+        Ok(Some(engage_llm::OpenAiSettings {
+            base_url,
+            moderation,
             api_key,
             model: self
                 .model
@@ -224,10 +242,15 @@ impl LlmConfig {
         {
             anyhow::bail!("configuration: llm.daily_*_budget must be more than 0 when set");
         }
-        if let Some(u) = &self.base_url
-            && !(u.starts_with("http://") || u.starts_with("https://"))
-        {
-            anyhow::bail!("configuration: llm.base_url must be an http(s) URL, not `{u}`");
+        for (key, url) in [
+            ("base_url", &self.base_url),
+            ("moderation_url", &self.moderation_url),
+        ] {
+            if let Some(u) = url
+                && !(u.starts_with("http://") || u.starts_with("https://"))
+            {
+                anyhow::bail!("configuration: llm.{key} must be an http(s) URL, not `{u}`");
+            }
         }
         Ok(())
     }
@@ -471,6 +494,16 @@ mod tests {
         assert_eq!((s.rpm, s.tpm), (Some(500), Some(200_000)));
         assert_eq!(s.prices.map(|p| p.output_per_million), Some(0.8));
         assert_eq!(s.daily_cost_budget_usd, Some(5.0));
+        assert!(s.moderation.is_none());
+        let c = load("[llm]\ngenerator = \"openai\"\nbase_url = \"http://127.0.0.1:8000/v1/\"\nmoderation = true\n", &[]).unwrap();
+        let m = c.llm.openai().unwrap().unwrap().moderation.unwrap();
+        assert_eq!(
+            (m.url.as_str(), m.model.as_str()),
+            (
+                "http://127.0.0.1:8000/v1/moderations",
+                "omni-moderation-latest"
+            )
+        );
         let c = load("[llm]\ngenerator = \"template\"\n", &[]).unwrap();
         assert!(c.llm.openai().unwrap().is_none());
         for bad in [
@@ -480,6 +513,7 @@ mod tests {
             "[llm]\nrpm = 0\n",
             "[llm]\nprice_per_million_input_tokens = 0.15\n",
             "[llm]\ndaily_cost_budget_usd = -1.0\n",
+            "[llm]\nmoderation_url = \"localhost/mod\"\n",
         ] {
             let e = load(bad, &[]).unwrap_err();
             assert!(e.contains("llm."), "{bad}: {e}");

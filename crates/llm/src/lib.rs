@@ -13,6 +13,6 @@ mod template;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use openai::{OpenAiGenerator, OpenAiSettings};
+pub use openai::{Moderation, OpenAiGenerator, OpenAiSettings};
 pub use spend::Prices;
 pub use template::{TemplateGenerator, render_template};

@@ -62,6 +62,16 @@ pub struct OpenAiSettings {
     /// Spent, the generator stops asking the model until the next day (UTC).
     pub daily_token_budget: Option<u64>,
     pub daily_cost_budget_usd: Option<f64>,
+    /// When set, every answer is also sent to this moderation endpoint (OpenAI's
+    /// `/moderations` format) and refused if flagged.
+    pub moderation: Option<Moderation>,
+}
+
+/// An OpenAI-format moderation endpoint and the model it runs.
+#[derive(Debug, Clone)]
+pub struct Moderation {
+    pub url: String,
+    pub model: String,
 }
 
 impl Default for OpenAiSettings {
@@ -84,6 +94,7 @@ impl Default for OpenAiSettings {
             prices: None,
             daily_token_budget: None,
             daily_cost_budget_usd: None,
+            moderation: None,
         }
     }
 }
@@ -292,6 +303,61 @@ impl OpenAiGenerator {
         }
     }
 
+    /// Asks the moderation endpoint about the content: `Refused` when it is flagged,
+    /// `Unavailable` when the endpoint cannot say (the template is used: unmoderated
+    /// content is never sent).
+    async fn moderate(&self, m: &Moderation, c: &Content) -> Result<(), ComposeError> {
+        #[derive(Deserialize)]
+        struct Verdicts {
+            results: Vec<Verdict>,
+        }
+        #[derive(Deserialize)]
+        struct Verdict {
+            flagged: bool,
+            #[serde(default)]
+            categories: std::collections::BTreeMap<String, bool>,
+        }
+        let input = format!("{}\n\n{}\n\n{}", c.subject, c.preheader, c.body_text);
+        let mut req = self
+            .http
+            .post(&m.url)
+            .json(&json!({"model": m.model, "input": input}));
+        if let Some(key) = &self.settings.api_key {
+            req = req.bearer_auth(key);
+        }
+        let unavailable = |e: String| {
+            metrics::counter!("engage_llm_errors_total", "kind" => "moderation").increment(1);
+            ComposeError::Unavailable(format!("moderation: {e}"))
+        };
+        let resp = req.send().await.map_err(|e| unavailable(e.to_string()))?;
+        if !resp.status().is_success() {
+            return Err(unavailable(format!("HTTP {}", resp.status())));
+        }
+        let verdicts: Verdicts = resp.json().await.map_err(|e| unavailable(e.to_string()))?;
+        let flagged: Vec<String> = verdicts
+            .results
+            .iter()
+            .filter(|v| v.flagged)
+            .flat_map(|v| {
+                v.categories
+                    .iter()
+                    .filter(|(_, on)| **on)
+                    .map(|(k, _)| k.clone())
+            })
+            .collect();
+        if verdicts.results.iter().any(|v| v.flagged) {
+            return Err(ComposeError::Refused(format!(
+                "moderation flagged the answer ({})",
+                if flagged.is_empty() {
+                    "no category given".into()
+                } else {
+                    flagged.join(", ")
+                }
+            )));
+        }
+        Ok(())
+    }
+
     /// Counts what was spent today before this process started (from the emails
     /// already written), so a restart does not reset the daily budget.
     pub fn spent_earlier_today(&self, tokens: u64, usd: f64) {
@@ -453,6 +519,9 @@ impl ContentGenerator for OpenAiGenerator {
                 Ok(answered) => {
                     self.breaker.succeeded();
                     let generation = self.account(&answered, &messages, started, attempts);
+                    if let Some(m) = &self.settings.moderation {
+                        self.moderate(m, &answered.content).await?;
+                    }
                     return Ok(Composed {
                         content: answered.content,
                         generator: self.name(),

@@ -254,3 +254,57 @@ async fn a_spent_daily_budget_stops_asking_the_model() {
     let e = restarted.generate(&request()).await.unwrap_err();
     assert!(e.to_string().contains("$0.5000 of $0.5"), "{e}");
 }
+
+/// An OpenAI-format moderation endpoint on 127.0.0.1 that flags any input mentioning
+/// "hate"; it stops when the test's runtime does.
+async fn moderation_server() -> String {
+    use axum::{Json, Router, routing::post};
+    async fn moderate(Json(req): Json<Value>) -> Json<Value> {
+        let flagged = req["input"].as_str().unwrap_or("").contains("hate");
+        Json(json!({"id": "modr-1", "model": req["model"], "results": [
+            {"flagged": flagged, "categories": {"hate": flagged, "violence": false}}
+        ]}))
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = Router::new().route("/v1/moderations", post(moderate));
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}/v1/moderations")
+}
+
+#[tokio::test]
+async fn a_flagged_answer_is_refused_by_the_moderation_endpoint() {
+    let mock = Llmock::start().await;
+    let bad =
+        json!({"subject": "Hi Ada", "preheader": "", "body": "Hi Ada,\n\nWe hate to see you go."});
+    mock.script(json!([answer(), {"type": "reply", "text": bad.to_string()}]))
+        .await;
+    let url = moderation_server().await;
+    let g = generator(&mock, |s| {
+        s.moderation = Some(engage_llm::Moderation {
+            url,
+            model: "omni-moderation-latest".into(),
+        })
+    });
+    g.generate(&request()).await.expect("clean content passes");
+    let e = g.generate(&request()).await.unwrap_err();
+    assert!(matches!(e, ComposeError::Refused(_)), "{e}");
+    assert!(
+        e.to_string()
+            .contains("moderation flagged the answer (hate)"),
+        "{e}"
+    );
+
+    let down = generator(&mock, |s| {
+        s.moderation = Some(engage_llm::Moderation {
+            url: "http://127.0.0.1:9/v1/moderations".into(),
+            model: "omni-moderation-latest".into(),
+        })
+    });
+    mock.script(json!([answer()])).await;
+    let e = down.generate(&request()).await.unwrap_err();
+    assert!(
+        matches!(e, ComposeError::Unavailable(_)),
+        "unmoderated content is not used: {e}"
+    );
+}
