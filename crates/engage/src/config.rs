@@ -526,6 +526,28 @@ mod tests {
     }
 
     #[test]
+    fn the_guards_are_configured_in_the_file_or_the_environment() {
+        let c = load(
+            "[guards]\nbanned_phrases = [\"hurry\"]\n",
+            &[(
+                "ENGAGE_GUARDS__ALLOWED_LINK_HOSTS",
+                "[shop.example.com, help.example.com]",
+            )],
+        )
+        .unwrap();
+        assert_eq!(c.engine.guards.banned_phrases, ["hurry"]);
+        assert_eq!(
+            c.engine.guards.allowed_link_hosts,
+            ["shop.example.com", "help.example.com"]
+        );
+        let e = load("[guards]\nbanned_phrases = [\"hurry\"]\n[[campaigns]]\nname = \"welcome\"\ntrigger = { kind = \"new_client\", within_days = 7 }\ninstructions = \"x\"\ntemplate = { subject = \"Hurry, Sam\", preheader = \"\", body = \"Hello there, welcome to the studio.\" }\n", &[]).unwrap_err();
+        assert!(
+            e.contains("banned_phrase"),
+            "the templates pass the configured guards: {e}"
+        );
+    }
+
+    #[test]
     fn unknown_or_invalid_keys_are_refused_with_their_name() {
         let e = load("[policy]\nfrequency_kap = 3\n", &[]).unwrap_err();
         assert!(e.contains("frequency_kap"), "{e}");
