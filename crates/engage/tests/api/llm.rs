@@ -116,6 +116,7 @@ async fn an_llm_that_is_down_costs_no_email() {
         "{email}"
     );
     assert_eq!(email["status"], "sent");
+    assert_eq!(app.outbox_files().len(), 1, "sent once");
     assert_eq!(mock.requests().await.len(), 2, "max_attempts");
 }
 
