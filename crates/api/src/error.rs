@@ -84,6 +84,15 @@ pub enum ApiError {
     /// 409: the resource exists already.
     #[error("{0}")]
     Duplicate(String),
+    /// 409: the resource is not in a state that allows the action.
+    #[error("{0}")]
+    Conflict(String),
+    /// 403: authenticated (or public), but refused.
+    #[error("{0}")]
+    Forbidden(String),
+    /// 503: a dependency could not answer now; retry later.
+    #[error("{0}")]
+    Unavailable(String),
     /// 413.
     #[error("the request body is larger than {limit} bytes")]
     PayloadTooLarge { limit: usize },
@@ -127,8 +136,12 @@ impl ApiError {
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::VersionConflict { .. } | Self::Duplicate(_) => StatusCode::CONFLICT,
+            Self::VersionConflict { .. } | Self::Duplicate(_) | Self::Conflict(_) => {
+                StatusCode::CONFLICT
+            }
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PreconditionRequired(_) => StatusCode::PRECONDITION_REQUIRED,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -146,6 +159,9 @@ impl ApiError {
             Self::MethodNotAllowed => "/problems/method-not-allowed",
             Self::VersionConflict { .. } => "/problems/version-conflict",
             Self::Duplicate(_) => "/problems/duplicate",
+            Self::Conflict(_) => "/problems/conflict",
+            Self::Forbidden(_) => "/problems/forbidden",
+            Self::Unavailable(_) => "/problems/unavailable",
             Self::PayloadTooLarge { .. } => "/problems/payload-too-large",
             Self::UnsupportedMediaType(_) => "/problems/unsupported-media-type",
             Self::PreconditionRequired(_) => "/problems/precondition-required",
@@ -163,6 +179,9 @@ impl ApiError {
             Self::MethodNotAllowed => "Method not allowed",
             Self::VersionConflict { .. } => "Version conflict",
             Self::Duplicate(_) => "Already exists",
+            Self::Conflict(_) => "Not possible in the resource's state",
+            Self::Forbidden(_) => "Refused",
+            Self::Unavailable(_) => "Temporarily unavailable",
             Self::PayloadTooLarge { .. } => "Payload too large",
             Self::UnsupportedMediaType(_) => "Unsupported media type",
             Self::PreconditionRequired(_) => "Precondition required",

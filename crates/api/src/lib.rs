@@ -4,6 +4,8 @@
 //! - `GET /health`, `GET /openapi.json` and `GET /docs` (Swagger UI, vendored) are public;
 //! - `GET`/`POST /u/{token}`, the unsubscribe page and RFC 8058 one-click endpoint, are
 //!   public and answer in HTML (they are for people and mail providers);
+//! - `POST /webhooks/ses`, the mail provider's reports, is public and verifies each
+//!   message itself (SNS signatures);
 //! - everything under `/api/v1` needs `Authorization: Bearer <token>` ([`TokenAuth`]);
 //! - every other error is `application/problem+json` ([`ApiError`], [`Problem`]).
 //!
@@ -57,6 +59,7 @@ fn documented(v1: OpenApiRouter<Shared>) -> OpenApiRouter<Shared> {
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(routes::health::health))
         .merge(routes::unsubscribe::router())
+        .merge(routes::webhooks::router())
         .nest("/api/v1", v1)
 }
 

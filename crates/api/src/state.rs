@@ -2,7 +2,9 @@
 //! (`engage serve` or a Lambda main) and handed to [`crate::router`].
 
 use crate::auth::TokenAuth;
-use engage_core::ports::{ClientImport, DeadLetters, HealthCheck, StreamReplay, SuppressionStore};
+use engage_core::ports::{
+    ClientImport, DeadLetters, FeedbackIntake, HealthCheck, StreamReplay, SuppressionStore,
+};
 use engage_core::processor::Engine;
 use engage_core::service::ClientService;
 use std::sync::Arc;
@@ -22,6 +24,8 @@ pub struct AppState {
     pub replay: Arc<dyn StreamReplay>,
     pub health: Arc<dyn HealthCheck>,
     pub auth: TokenAuth,
+    /// The mail provider's reports (`POST /webhooks/ses`); `None`: not configured.
+    pub feedback: Option<Arc<dyn FeedbackIntake>>,
 }
 
 impl std::fmt::Debug for AppState {

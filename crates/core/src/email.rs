@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 
 /// An email's life: `composing` (a model is writing it, after the decision committed)
 /// → `scheduled` (quiet hours) → `pending` → `sending` → `sent`, or `failed` /
-/// `cancelled`. Every move is a conditional update from a known status, so two workers
+/// `cancelled`; after `sent`, the provider's feedback moves it to `delivered`,
+/// `bounced` or `complained` (a complaint or a bounce may follow a delivery). Every move is a conditional update from a known status, so two workers
 /// can never both send, nor both write one email.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -20,17 +21,26 @@ pub enum EmailStatus {
     Pending,
     Sending,
     Sent,
+    /// The receiving server accepted it (provider feedback).
+    Delivered,
+    /// The receiving server refused it (provider feedback).
+    Bounced,
+    /// The recipient marked it as spam (provider feedback).
+    Complained,
     Failed,
     Cancelled,
 }
 
 impl EmailStatus {
-    pub const ALL: [EmailStatus; 7] = [
+    pub const ALL: [EmailStatus; 10] = [
         EmailStatus::Composing,
         EmailStatus::Scheduled,
         EmailStatus::Pending,
         EmailStatus::Sending,
         EmailStatus::Sent,
+        EmailStatus::Delivered,
+        EmailStatus::Bounced,
+        EmailStatus::Complained,
         EmailStatus::Failed,
         EmailStatus::Cancelled,
     ];
@@ -41,6 +51,9 @@ impl EmailStatus {
             EmailStatus::Pending => "pending",
             EmailStatus::Sending => "sending",
             EmailStatus::Sent => "sent",
+            EmailStatus::Delivered => "delivered",
+            EmailStatus::Bounced => "bounced",
+            EmailStatus::Complained => "complained",
             EmailStatus::Failed => "failed",
             EmailStatus::Cancelled => "cancelled",
         }
@@ -51,6 +64,17 @@ impl EmailStatus {
     /// Counts against the frequency cap and campaign cooldowns.
     pub fn counts_as_sent(&self) -> bool {
         !matches!(self, EmailStatus::Failed | EmailStatus::Cancelled)
+    }
+
+    /// Handed to the provider: `sent` or a status its feedback set.
+    pub fn was_sent(&self) -> bool {
+        matches!(
+            self,
+            EmailStatus::Sent
+                | EmailStatus::Delivered
+                | EmailStatus::Bounced
+                | EmailStatus::Complained
+        )
     }
 }
 

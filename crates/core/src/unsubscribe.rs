@@ -1,5 +1,10 @@
 //! Unsubscribe links: an HMAC-signed token naming the client, so a link in an email
 //! works without a login and cannot be forged for another client.
+//!
+//! Tokens never expire (a link in a years-old email must still work), but keys rotate:
+//! new links are signed with the current key, and links signed with a previous key
+//! keep working while that key is listed as previous. Dropping a key from the list
+//! revokes every link it signed.
 
 use crate::ids::UserId;
 use hmac::{Hmac, Mac};
@@ -9,6 +14,8 @@ use sha2::Sha256;
 pub struct UnsubscribeLinks {
     public_url: String,
     secret: Vec<u8>,
+    /// Keys of earlier links, still accepted.
+    previous: Vec<Vec<u8>>,
     mailto_domain: String,
 }
 
@@ -25,35 +32,48 @@ impl UnsubscribeLinks {
         Self {
             public_url: public_url.trim_end_matches('/').to_string(),
             secret: secret.to_vec(),
+            previous: Vec::new(),
             mailto_domain: mailto_domain.to_string(),
         }
     }
 
-    fn mac(&self, user: &UserId) -> String {
-        let mut m =
-            Hmac::<Sha256>::new_from_slice(&self.secret).expect("HMAC takes any key length");
+    /// Also accepts links signed with these earlier keys.
+    pub fn with_previous_keys(mut self, keys: Vec<Vec<u8>>) -> Self {
+        self.previous = keys;
+        self
+    }
+
+    fn mac(key: &[u8], user: &UserId) -> String {
+        let mut m = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
         m.update(b"unsubscribe:v1:");
         m.update(user.as_str().as_bytes());
         hex::encode(&m.finalize().into_bytes()[..16])
     }
 
     pub fn token(&self, user: &UserId) -> String {
-        format!("{}.{}", user.as_str(), self.mac(user))
+        format!("{}.{}", user.as_str(), Self::mac(&self.secret, user))
     }
 
-    /// The client a token names, if its signature holds.
+    /// The client a token names, if its signature holds under the current key or a
+    /// previous one.
     pub fn verify(&self, token: &str) -> Option<UserId> {
         let (user, mac) = token.rsplit_once('.')?;
         let user = UserId::from_string(user);
-        let expected = self.mac(&user);
-        // Constant-time enough: both are fixed-length hex and compared whole.
-        let ok = expected.len() == mac.len()
-            && expected
-                .bytes()
-                .zip(mac.bytes())
-                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                == 0;
-        ok.then_some(user)
+        // Every key is tried, so the time taken does not tell which one matched.
+        let matched = std::iter::once(&self.secret)
+            .chain(&self.previous)
+            .fold(false, |ok, key| {
+                let expected = Self::mac(key, &user);
+                // Constant-time: both are fixed-length hex and compared whole.
+                let same = expected.len() == mac.len()
+                    && expected
+                        .bytes()
+                        .zip(mac.bytes())
+                        .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                        == 0;
+                ok | same
+            });
+        matched.then_some(user)
     }
 
     pub fn https_url(&self, user: &UserId) -> String {
@@ -87,5 +107,18 @@ mod tests {
                 .https_url(&u)
                 .starts_with("http://127.0.0.1:8080/u/usr_1.")
         );
+    }
+
+    #[test]
+    fn a_rotated_key_keeps_old_links_working_until_it_is_dropped() {
+        let u = UserId::from_string("usr_1");
+        let old = UnsubscribeLinks::new("http://x", b"old-key", "example.com").token(&u);
+        let rotated = UnsubscribeLinks::new("http://x", b"new-key", "example.com")
+            .with_previous_keys(vec![b"old-key".to_vec()]);
+        assert_eq!(rotated.verify(&old), Some(u.clone()));
+        assert_ne!(rotated.token(&u), old, "new links use the new key");
+        assert_eq!(rotated.verify(&rotated.token(&u)), Some(u.clone()));
+        let revoked = UnsubscribeLinks::new("http://x", b"new-key", "example.com");
+        assert_eq!(revoked.verify(&old), None);
     }
 }

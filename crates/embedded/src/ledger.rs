@@ -104,10 +104,7 @@ fn context_in(
             .map_err(unexpected)?,
         None => false,
     };
-    let sent = recent_emails
-        .iter()
-        .filter(|e| e.status == EmailStatus::Sent)
-        .count() as u32;
+    let sent = recent_emails.iter().filter(|e| e.status.was_sent()).count() as u32;
     Ok(LedgerContext {
         claim,
         last_processed_version,

@@ -8,16 +8,10 @@ use crate::secrets;
 use anyhow::Context as _;
 use engage_api::{AppState, TokenAuth};
 use engage_core::clock::Clock;
-use engage_core::config::EngineConfig;
-use engage_core::ports::ContentGenerator;
-use engage_core::processor::Engine;
 use engage_core::service::ClientService;
-use engage_core::unsubscribe::UnsubscribeLinks;
 use engage_embedded::pipeline::{Pipeline, PipelineSettings};
 use engage_embedded::queue::QueueSettings;
 use engage_embedded::{Durability, Store};
-use engage_llm::{OpenAiGenerator, TemplateGenerator};
-use engage_mail::OutboxSender;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -52,42 +46,8 @@ impl Application {
         )?;
         let (token_hashes, created_admin_token) =
             secrets::admin_tokens(&store, config.admin_token.as_deref()).await?;
-        let secret =
-            secrets::unsubscribe_secret(config.unsubscribe_secret.as_deref(), &config.data_dir)?;
-        let outbox_dir = config.data_dir.join("outbox");
-        let sender =
-            Arc::new(OutboxSender::new(outbox_dir.clone()).context("creating the outbox")?);
-        let template: Arc<dyn ContentGenerator> = Arc::new(TemplateGenerator);
-        let generator: Arc<dyn ContentGenerator> = match config.llm.openai()? {
-            Some(settings) => {
-                tracing::info!(base_url = %settings.base_url, model = %settings.model, "emails are written by an LLM");
-                let llm = OpenAiGenerator::new(settings).context("building the LLM client")?;
-                let midnight = clock
-                    .now()
-                    .date_naive()
-                    .and_time(chrono::NaiveTime::MIN)
-                    .and_utc();
-                let (tokens, usd) = store.llm_spend_since(midnight).await?;
-                llm.spent_earlier_today(tokens, usd);
-                Arc::new(llm)
-            }
-            None => template.clone(),
-        };
-        let public_url = config.public_url();
-        let mailto_domain = config.engine.from_domain().to_string();
-
+        let engine = crate::wiring::engine(&config, &store, clock.clone()).await?;
         let store_arc = Arc::new(store.clone());
-        let engine = Engine {
-            clients: store_arc.clone(),
-            ledger: store_arc.clone(),
-            generator,
-            fallback: template,
-            sender,
-            publisher: store_arc.clone(),
-            links: UnsubscribeLinks::new(&public_url, &secret, &mailto_domain),
-            clock: clock.clone(),
-            config: Arc::new(engine_config(&config)),
-        };
         let p = &config.pipeline;
         let settings = PipelineSettings {
             workers: p.workers,
@@ -106,7 +66,7 @@ impl Application {
             store: store.clone(),
             generator: engine.generator.name(),
             sender: engine.sender.name(),
-            outbox_dir,
+            outbox_dir: config.data_dir.join("outbox"),
         });
         let state = AppState {
             clients: ClientService::new(store_arc.clone(), clock),
@@ -117,6 +77,7 @@ impl Application {
             replay: store_arc,
             health,
             auth: TokenAuth::new(token_hashes),
+            feedback: crate::wiring::feedback(&config)?,
         };
         let extra = crate::metrics::router(crate::metrics::install(), store.clone());
         let router = engage_api::router_with(state, extra);
@@ -169,17 +130,4 @@ impl Application {
         }
         served
     }
-}
-
-/// The engine's settings: the configured ones, with links to engage's own public
-/// address always allowed in content.
-fn engine_config(config: &Config) -> EngineConfig {
-    let mut engine = config.engine.clone();
-    if let Some(host) = reqwest::Url::parse(&config.public_url())
-        .ok()
-        .and_then(|u| u.host_str().map(str::to_string))
-    {
-        engine.guards.allow_host(&host);
-    }
-    engine
 }

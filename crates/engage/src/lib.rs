@@ -9,6 +9,7 @@ pub mod health;
 pub mod metrics;
 pub mod secrets;
 pub mod telemetry;
+pub mod wiring;
 
 pub use app::Application;
 pub use config::Config;

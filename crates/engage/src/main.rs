@@ -58,6 +58,13 @@ enum Command {
         #[command(flatten)]
         args: engage::cli::replay::ReplayArgs,
     },
+    /// Send failed emails again (`engage resend ID…` or `--all-failed`).
+    Resend {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        args: engage::cli::resend::ResendArgs,
+    },
     /// Export clients or emails as NDJSON or CSV, to stdout or a file.
     Export {
         #[command(flatten)]
@@ -154,6 +161,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Dlq { command } => {
             let store = engage::cli::open_store(&command.config()?)?;
             engage::cli::dlq::run(&store, &command, &mut std::io::stdout()).await
+        }
+        Command::Resend { common, args } => {
+            engage::cli::resend::run(common.config()?, &args, &mut std::io::stdout()).await
         }
         Command::Replay { common, args } => {
             engage::cli::replay::run(common.config()?, &args, &mut std::io::stdout()).await

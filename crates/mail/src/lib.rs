@@ -2,13 +2,20 @@
 //! RFC 5322 message they all send.
 //!
 //! [`build_message`] turns a recorded email into a complete message — both parts, the
-//! unsubscribe footer and the RFC 8058 one-click headers — so every sender (the outbox
-//! now, SMTP and SES later) delivers the same bytes. [`OutboxSender`] writes those bytes
-//! to `{dir}/{email_id}.eml` for the console to show.
+//! unsubscribe footer and the RFC 8058 one-click headers — so every sender (the outbox,
+//! SMTP, SES) delivers the same bytes. [`OutboxSender`] writes those bytes to
+//! `{dir}/{email_id}.eml` for the console to show; [`SmtpSender`] hands them to an SMTP
+//! relay.
 
 pub mod headers;
 mod message;
 mod outbox;
+mod smtp;
+#[cfg(feature = "testing")]
+pub mod testing;
+mod throttle;
 
-pub use message::{BuildError, build_message, html_document, message_id, text_body};
+pub use message::{BuildError, build_message, email_id_of, html_document, message_id, text_body};
 pub use outbox::{OutboxSender, outbox_path};
+pub use smtp::{SmtpConfigError, SmtpSecurity, SmtpSender, SmtpSettings};
+pub use throttle::Throttled;

@@ -176,6 +176,31 @@ pub(crate) fn safe_id(id: &str) -> String {
     out
 }
 
+/// The email id a `Message-ID` of ours names (`{safe id}@{domain}`, angle brackets or
+/// not): what provider feedback is matched by. `None` for a Message-ID engage did not
+/// make.
+pub fn email_id_of(message_id: &str) -> Option<String> {
+    let mid = message_id
+        .trim()
+        .trim_start_matches('<')
+        .trim_end_matches('>');
+    let (left, _) = mid.rsplit_once('@')?;
+    let mut bytes = Vec::with_capacity(left.len());
+    let mut it = left.bytes();
+    while let Some(b) = it.next() {
+        match b {
+            b'%' => {
+                let hex = [it.next()?, it.next()?];
+                bytes.push(u8::from_str_radix(std::str::from_utf8(&hex).ok()?, 16).ok()?);
+            }
+            b if b.is_ascii_alphanumeric() || b == b'_' || b == b'-' => bytes.push(b),
+            _ => return None,
+        }
+    }
+    let id = String::from_utf8(bytes).ok()?;
+    (!id.is_empty() && safe_id(&id) == left).then_some(id)
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -322,5 +347,20 @@ pub(crate) mod tests {
             "<a%2Eb%2Fc@engage.localhost>"
         );
         assert_eq!(m.subparts.len(), 2);
+    }
+
+    #[test]
+    fn a_message_id_names_its_email_and_a_foreign_one_nothing() {
+        for id in ["eml_42_welcome", "odd id/../x%", "é"] {
+            let mid = format!("<{}@example.com>", safe_id(id));
+            assert_eq!(email_id_of(&mid).as_deref(), Some(id));
+        }
+        assert_eq!(
+            email_id_of("0100018c-abc@email.amazonses.com").as_deref(),
+            Some("0100018c-abc")
+        );
+        assert_eq!(email_id_of("no-at-sign"), None);
+        assert_eq!(email_id_of("a.b@example.com"), None, "not one of ours");
+        assert_eq!(email_id_of("%4@example.com"), None);
     }
 }

@@ -9,6 +9,7 @@ use axum::extract::State;
 use engage_core::email::{Email, EmailStatus};
 use engage_core::ids::{EmailId, UserId};
 use engage_core::ports::EmailQuery;
+use engage_core::processor::ProcessError;
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
@@ -18,6 +19,7 @@ pub(crate) fn router() -> OpenApiRouter<Shared> {
     OpenApiRouter::new()
         .routes(routes!(list_emails))
         .routes(routes!(get_email))
+        .routes(routes!(resend_email))
 }
 
 /// Query parameters of `GET /api/v1/emails`.
@@ -86,6 +88,53 @@ async fn get_email(
         .engine
         .ledger
         .get_email(&EmailId::from_string(id))
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound("no email has this id".into()))
+}
+
+/// Send a failed email again.
+///
+/// `failed → pending`, then sent at once, with consent and suppression checked again
+/// (a client who unsubscribed meanwhile gets nothing: the email ends `cancelled`). An
+/// email that failed with an unknown outcome may already have arrived: check the
+/// provider first. Answers with the email as it is after the attempt.
+#[utoipa::path(
+    post,
+    path = "/emails/{id}/resend",
+    tag = "emails",
+    params(("id" = String, Path, description = "The email's id")),
+    responses(
+        (status = 200, description = "The email after the attempt.", body = Email),
+        (status = 404, description = "No email has this id.",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The email is not `failed`.",
+            body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn resend_email(
+    State(state): State<Shared>,
+    Path(id): Path<String>,
+) -> Result<Json<Email>, ApiError> {
+    let id = EmailId::from_string(id);
+    let Some(email) = state.engine.ledger.get_email(&id).await? else {
+        return Err(ApiError::NotFound("no email has this id".into()));
+    };
+    match state.engine.resend(&id).await {
+        Ok(Some(_)) | Err(ProcessError::SendDeferred(_)) => {}
+        Ok(None) => {
+            return Err(ApiError::Conflict(format!(
+                "the email is `{}`; only a failed email can be resent",
+                email.status.as_str()
+            )));
+        }
+        Err(ProcessError::Store(e)) => return Err(e.into()),
+        Err(e) => return Err(ApiError::Internal(anyhow::anyhow!("{e}"))),
+    }
+    state
+        .engine
+        .ledger
+        .get_email(&id)
         .await?
         .map(Json)
         .ok_or_else(|| ApiError::NotFound("no email has this id".into()))

@@ -12,6 +12,7 @@ pub mod preview;
 pub mod suppressions;
 pub mod unsubscribe;
 pub mod users;
+pub mod webhooks;
 
 use crate::state::Shared;
 use utoipa_axum::router::OpenApiRouter;

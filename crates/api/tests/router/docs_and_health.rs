@@ -97,6 +97,7 @@ fn the_document_covers_every_route_with_security_and_problems() {
     let expected = [
         ("/health", vec!["get"]),
         ("/u/{token}", vec!["get", "post"]),
+        ("/webhooks/ses", vec!["post"]),
         ("/api/v1/users", vec!["get", "post"]),
         ("/api/v1/users/import", vec!["post"]),
         ("/api/v1/users/export", vec!["get"]),
@@ -110,6 +111,7 @@ fn the_document_covers_every_route_with_security_and_problems() {
         ("/api/v1/users/{id}/decisions", vec!["get"]),
         ("/api/v1/emails", vec!["get"]),
         ("/api/v1/emails/{id}", vec!["get"]),
+        ("/api/v1/emails/{id}/resend", vec!["post"]),
         ("/api/v1/emails/export", vec!["get"]),
         ("/api/v1/suppressions", vec!["get", "post"]),
         ("/api/v1/suppressions/{email}", vec!["delete"]),

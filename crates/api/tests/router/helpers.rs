@@ -90,6 +90,7 @@ pub fn spawn_app_with(tweak: impl FnOnce(&mut AppState)) -> TestApp {
         fallback: template,
         sender: Arc::new(OutboxSender::new(dir.path().join("outbox")).unwrap()),
         publisher: store_arc.clone(),
+        suppressions: store_arc.clone(),
         links: links.clone(),
         clock: clock.clone(),
         config: Arc::new(config),
@@ -104,6 +105,7 @@ pub fn spawn_app_with(tweak: impl FnOnce(&mut AppState)) -> TestApp {
         replay: store_arc,
         health: Arc::new(StoreHealth(store.clone())),
         auth: TokenAuth::new(vec![TokenAuth::hash(TOKEN)]),
+        feedback: None,
     };
     tweak(&mut state);
     TestApp {

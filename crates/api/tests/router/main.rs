@@ -13,3 +13,4 @@ mod lists;
 mod operations;
 mod unsubscribe;
 mod users;
+mod webhooks;

@@ -50,6 +50,32 @@ impl Engine {
             .expect("one result per email")
     }
 
+    /// Sends a `failed` email again, at an operator's request: `failed → pending` (the
+    /// request in its history), then [`Engine::deliver`], which checks consent and
+    /// suppression again. `Ok(None)` when the email is not `failed` (nothing changes).
+    #[tracing::instrument(skip_all, fields(email_id = %id))]
+    pub async fn resend(&self, id: &EmailId) -> Result<Option<Delivery>, ProcessError> {
+        let change = StatusChange {
+            status: EmailStatus::Pending,
+            at: self.clock.now(),
+            note: Some("resent at an operator's request".into()),
+        };
+        let moved = self
+            .transitions(vec![EmailTransition {
+                id: id.clone(),
+                from: EmailStatus::Failed,
+                change,
+                message_id: None,
+            }])
+            .await?
+            .pop()
+            .unwrap_or(false);
+        if !moved {
+            return Ok(None);
+        }
+        self.deliver(id).await.map(Some)
+    }
+
     /// Sends `pending` emails whose client and suppression state are known, answering
     /// for each in order: one status write to claim them all (`sending`, or
     /// `cancelled` when consent is gone), one `send_many`, one status write for the

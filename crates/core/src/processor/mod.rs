@@ -12,12 +12,14 @@
 //! events one by one.
 
 mod deliver;
+mod feedback;
 mod plan;
 mod preview;
 mod schedule;
 mod write;
 
 pub use deliver::Delivery;
+pub use feedback::{FeedbackKind, FeedbackOutcome, ProviderFeedback};
 use plan::Plan;
 pub use preview::{Preview, PreviewDecision, PreviewEmail};
 pub use schedule::{STRANDED_AFTER, STUCK_SENDING_AFTER, TickReport};
@@ -31,7 +33,8 @@ use crate::config::EngineConfig;
 use crate::email::{Decision, DecisionOutcome, EmailStatus, SkipReason};
 use crate::ids::{EmailId, UserId};
 use crate::ports::{
-    ClientStore, CommitResult, ContentGenerator, ContextRequest, EventPublisher, Ledger, MailSender,
+    ClientStore, CommitResult, ContentGenerator, ContextRequest, EventPublisher, Ledger,
+    MailSender, SuppressionStore,
 };
 use crate::score::{ScoreBreakdown, score};
 use crate::unsubscribe::UnsubscribeLinks;
@@ -48,6 +51,8 @@ pub struct Engine {
     pub fallback: Arc<dyn ContentGenerator>,
     pub sender: Arc<dyn MailSender>,
     pub publisher: Arc<dyn EventPublisher>,
+    /// Where hard bounces and complaints put their addresses.
+    pub suppressions: Arc<dyn SuppressionStore>,
     pub links: UnsubscribeLinks,
     pub clock: Arc<dyn Clock>,
     pub config: Arc<EngineConfig>,

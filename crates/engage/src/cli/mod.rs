@@ -6,6 +6,7 @@ pub mod dlq;
 pub mod export;
 pub mod import;
 pub mod replay;
+pub mod resend;
 
 use crate::config::{Config, DurabilitySetting};
 use engage_core::clock::SystemClock;

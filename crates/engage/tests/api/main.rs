@@ -12,4 +12,5 @@ mod llm;
 mod metrics;
 mod operations;
 mod pipeline;
+mod smtp;
 mod users;

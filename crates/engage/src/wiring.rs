@@ -1,0 +1,132 @@
+//! Building the engine's parts from the configuration: the sender, the generator,
+//! the feedback intake and the [`Engine`] itself. `Application::build` and the
+//! commands that act like the server (`engage resend`) share these.
+
+use crate::config::{Config, SenderKind};
+use anyhow::Context as _;
+use engage_core::clock::Clock;
+use engage_core::config::EngineConfig;
+use engage_core::ports::{ContentGenerator, FeedbackIntake, MailSender};
+use engage_core::processor::Engine;
+use engage_core::unsubscribe::UnsubscribeLinks;
+use engage_embedded::Store;
+use engage_llm::{OpenAiGenerator, TemplateGenerator};
+use engage_mail::{OutboxSender, SmtpSender, Throttled};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The configured sender, held to `mail.max_send_rate` when one is set.
+pub async fn sender(config: &Config) -> anyhow::Result<Arc<dyn MailSender>> {
+    let m = &config.mail;
+    let sender: Arc<dyn MailSender> = match m.sender {
+        SenderKind::Outbox => Arc::new(
+            OutboxSender::new(config.data_dir.join("outbox")).context("creating the outbox")?,
+        ),
+        SenderKind::Smtp => {
+            let settings = m.smtp_settings()?;
+            tracing::info!(relay = %settings.relay(), security = %settings.security, "emails go out through SMTP");
+            Arc::new(SmtpSender::new(settings).context("configuring the SMTP sender")?)
+        }
+        SenderKind::Ses => {
+            let ses = engage_aws::SesSender::new(engage_aws::SesSettings {
+                region: m.ses.region.clone(),
+                endpoint_url: m.ses.endpoint_url.clone(),
+                configuration_set: m.ses.configuration_set.clone(),
+                max_concurrency: m.ses.max_concurrency,
+            })
+            .await;
+            tracing::info!("emails go out through Amazon SES");
+            Arc::new(ses)
+        }
+    };
+    Ok(match m.max_send_rate {
+        Some(rate) => Arc::new(Throttled::new(sender, rate)),
+        None => sender,
+    })
+}
+
+/// The configured generator: the template, or a model (its daily budget carried over
+/// from the emails it wrote since midnight UTC).
+pub async fn generator(
+    config: &Config,
+    store: &Store,
+    clock: &Arc<dyn Clock>,
+    template: &Arc<dyn ContentGenerator>,
+) -> anyhow::Result<Arc<dyn ContentGenerator>> {
+    Ok(match config.llm.openai()? {
+        Some(settings) => {
+            tracing::info!(base_url = %settings.base_url, model = %settings.model, "emails are written by an LLM");
+            let llm = OpenAiGenerator::new(settings).context("building the LLM client")?;
+            let midnight = clock
+                .now()
+                .date_naive()
+                .and_time(chrono::NaiveTime::MIN)
+                .and_utc();
+            let (tokens, usd) = store.llm_spend_since(midnight).await?;
+            llm.spent_earlier_today(tokens, usd);
+            Arc::new(llm)
+        }
+        None => template.clone(),
+    })
+}
+
+/// `POST /webhooks/ses`'s intake, when feedback is on (by default with the SES sender).
+pub fn feedback(config: &Config) -> anyhow::Result<Option<Arc<dyn FeedbackIntake>>> {
+    let f = &config.feedback;
+    if !f.enabled.unwrap_or(config.mail.sender == SenderKind::Ses) {
+        return Ok(None);
+    }
+    let verifier = engage_feedback::Verifier::new(engage_feedback::VerifierConfig {
+        allowed_topic_arns: f.sns_topic_arns.clone(),
+        max_age: Duration::from_secs(f.max_age_secs),
+        ..engage_feedback::VerifierConfig::default()
+    })
+    .context("building the SNS verifier")?;
+    Ok(Some(Arc::new(engage_feedback::SesIntake::new(verifier))))
+}
+
+/// The engine on `store`, with every part as configured.
+pub async fn engine(
+    config: &Config,
+    store: &Store,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<Engine> {
+    let secret =
+        crate::secrets::unsubscribe_secret(config.unsubscribe_secret.as_deref(), &config.data_dir)?;
+    let template: Arc<dyn ContentGenerator> = Arc::new(TemplateGenerator);
+    let generator = generator(config, store, &clock, &template).await?;
+    let store_arc = Arc::new(store.clone());
+    let links = UnsubscribeLinks::new(&config.public_url(), &secret, config.engine.from_domain())
+        .with_previous_keys(
+            config
+                .unsubscribe_previous_secrets
+                .iter()
+                .map(|s| s.as_bytes().to_vec())
+                .collect(),
+        );
+    Ok(Engine {
+        clients: store_arc.clone(),
+        ledger: store_arc.clone(),
+        generator,
+        fallback: template,
+        sender: sender(config).await?,
+        publisher: store_arc.clone(),
+        suppressions: store_arc,
+        links,
+        clock,
+        config: Arc::new(engine_config(config)),
+    })
+}
+
+/// The engine's settings: the configured ones, with links to engage's own public
+/// address always allowed in content.
+fn engine_config(config: &Config) -> EngineConfig {
+    let mut engine = config.engine.clone();
+    if let Some(host) = reqwest::Url::parse(&config.public_url())
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_string))
+    {
+        engine.guards.allow_host(&host);
+    }
+    engine
+}
