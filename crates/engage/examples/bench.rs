@@ -2,7 +2,9 @@
 //! `engage import`, runs `engage serve` on them, and measures end-to-end throughput,
 //! change-to-decision latency under a paced load, `GET /api/v1/users/{id}` with wrk,
 //! and the server's resident memory throughout. Writes the figures, the machine and
-//! the commands to a Markdown report.
+//! the commands to a Markdown report, followed by the LLM benchmark's section
+//! (`docs/benchmarks.llm.md`, written by `bench_llm`) between its markers and by
+//! `docs/benchmarks.notes.md`.
 //!
 //!     cargo run --release -p engage --example bench -- --clients 1000000 --out docs/benchmarks.md
 //!
@@ -11,15 +13,16 @@
 //! With `BENCH_KEEP_DATA` set, the run's data directory is kept for inspection; with
 //! `BENCH_SERVER_LOG` set (a `RUST_LOG` filter), the server logs to `data-PID.serve.log`.
 
+mod common;
+
 use anyhow::{Context as _, bail};
+use common::{TOKEN, count, db, engage_bin, percentile, sh, start_server};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-
-const TOKEN: &str = "bench-admin-token-0123456789";
 
 struct Args {
     clients: u64,
@@ -56,29 +59,6 @@ fn args() -> anyhow::Result<Args> {
     Ok(a)
 }
 
-fn sh(cmd: &str) -> String {
-    Command::new("sh")
-        .args(["-c", cmd])
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_default()
-}
-
-fn engage_bin() -> anyhow::Result<PathBuf> {
-    let exe = std::env::current_exe()?;
-    let bin = exe
-        .parent()
-        .and_then(Path::parent)
-        .context("examples dir")?
-        .join("engage");
-    anyhow::ensure!(
-        bin.exists(),
-        "{} is missing: build it with `cargo build --release -p engage`",
-        bin.display()
-    );
-    Ok(bin)
-}
-
 fn generate(path: &Path, n: u64) -> anyhow::Result<()> {
     let zones = [
         "Europe/London",
@@ -113,94 +93,6 @@ fn generate(path: &Path, n: u64) -> anyhow::Result<()> {
         )?;
     }
     Ok(())
-}
-
-struct Server {
-    child: Child,
-    peak_rss_kb: Arc<AtomicU64>,
-    sampling: Arc<AtomicBool>,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.sampling.store(false, Ordering::Relaxed);
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        for _ in 0..100 {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = self.child.kill();
-    }
-}
-
-fn start_server(bin: &Path, data: &Path, addr: &str) -> anyhow::Result<Server> {
-    let child = Command::new(bin)
-        .args(["serve", "--addr", addr, "--data-dir"])
-        .arg(data)
-        .env("ENGAGE_ADMIN_TOKEN", TOKEN)
-        .env(
-            "RUST_LOG",
-            std::env::var("BENCH_SERVER_LOG").unwrap_or_else(|_| "warn".into()),
-        )
-        .env("ENGAGE_PIPELINE__SCHEDULER_INTERVAL_SECS", "3600")
-        .stdout(Stdio::null())
-        .stderr(match std::env::var_os("BENCH_SERVER_LOG") {
-            Some(_) => Stdio::from(std::fs::File::create(data.with_extension("serve.log"))?),
-            None => Stdio::null(),
-        })
-        .spawn()?;
-    let peak = Arc::new(AtomicU64::new(0));
-    let sampling = Arc::new(AtomicBool::new(true));
-    let (pid, p, s) = (child.id(), peak.clone(), sampling.clone());
-    std::thread::spawn(move || {
-        while s.load(Ordering::Relaxed) {
-            let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-            let kb = status
-                .lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok());
-            if let Some(kb) = kb {
-                p.fetch_max(kb, Ordering::Relaxed);
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    });
-    for _ in 0..300 {
-        if std::net::TcpStream::connect(addr).is_ok() {
-            return Ok(Server {
-                child,
-                peak_rss_kb: peak,
-                sampling,
-            });
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    bail!("engage serve did not start on {addr}")
-}
-
-fn db(data: &Path) -> anyhow::Result<rusqlite::Connection> {
-    let c = rusqlite::Connection::open_with_flags(
-        data.join("engage.db"),
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-    )?;
-    c.busy_timeout(Duration::from_secs(30))?;
-    Ok(c)
-}
-
-fn count(c: &rusqlite::Connection, sql: &str) -> u64 {
-    c.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap_or(0) as u64
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
 /// The pipeline-lag histogram's sample count and the samples within 100 ms, from
@@ -315,7 +207,7 @@ async fn main() -> anyhow::Result<()> {
     let c = db(&data)?;
     let has = |phase: &str| a.phases.iter().any(|p| p == phase);
     if has("drain") {
-        let server = start_server(&bin, &data, addr)?;
+        let server = start_server(&bin, &data, addr, &[])?;
         eprintln!("bench: end-to-end throughput for {} s", a.window);
         tokio::time::sleep(Duration::from_secs(5)).await;
         let decisions = "SELECT COUNT(*) FROM decisions";
@@ -356,7 +248,7 @@ async fn main() -> anyhow::Result<()> {
 
     // 3. Latency from committed change to recorded decision at paced rates: a quarter
     // of the target rate (below saturation), then the target rate.
-    let server = start_server(&bin, &data, addr)?;
+    let server = start_server(&bin, &data, addr, &[])?;
     let rates = if has("latency") {
         vec![a.rate / 4, a.rate]
     } else {
@@ -475,12 +367,9 @@ async fn main() -> anyhow::Result<()> {
         "# Benchmarks\n\nWritten by `make bench` (`crates/engage/examples/bench.rs`); rerun it to refresh.\n\n",
     );
     md.push_str(&format!(
-        "- date: {}\n- machine: {} cores ({}), {} GiB RAM, {}\n- clients stored: {}\n- build: release; SQLite in WAL mode, `durability = \"full\"` (fsync per commit)\n\n",
+        "- date: {}\n- machine: {}\n- clients stored: {}\n- build: release; SQLite in WAL mode, `durability = \"full\"` (fsync per commit)\n\n",
         sh("date -u +%Y-%m-%dT%H:%MZ"),
-        sh("nproc"),
-        sh("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2").trim(),
-        sh("free -g | awk '/Mem:/ {print $2}'"),
-        sh("uname -sr"),
+        common::machine(),
         a.clients
     ));
     md.push_str("| measure | result | target | how |\n|---|---|---|---|\n");
@@ -490,6 +379,9 @@ async fn main() -> anyhow::Result<()> {
     md.push_str(
         "\nEverything runs on the one machine: the load generators share its two cores with the server.\n",
     );
+    // The LLM benchmark's section (`bench_llm`), kept between its markers.
+    md.push('\n');
+    md.push_str(&common::llm_block(&a.out)?);
     let notes = a.out.with_extension("notes.md");
     if notes.exists() {
         md.push('\n');

@@ -17,6 +17,10 @@ use std::time::{Duration, Instant};
 pub(crate) struct Limiter {
     requests: Option<DefaultDirectRateLimiter>,
     tokens: Option<(DefaultDirectRateLimiter, u32)>,
+    /// Waiters take turns in arrival order: `governor`'s waits are not a queue (each
+    /// waiter sleeps and tries again), so under contention an unlucky request could
+    /// wait many turns; behind this FIFO lock only the head of the line waits on it.
+    line: tokio::sync::Mutex<()>,
 }
 
 impl Limiter {
@@ -25,6 +29,7 @@ impl Limiter {
         Self {
             requests: rpm.and_then(NonZeroU32::new).map(limiter),
             tokens: tpm.and_then(NonZeroU32::new).map(|n| (limiter(n), n.get())),
+            line: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -32,6 +37,10 @@ impl Limiter {
     /// it waited. `Err` when `tokens` is more than a whole minute's budget.
     pub async fn admit(&self, tokens: u32) -> Result<Duration, String> {
         let started = Instant::now();
+        if self.requests.is_none() && self.tokens.is_none() {
+            return Ok(Duration::ZERO);
+        }
+        let _turn = self.line.lock().await;
         if let Some((bucket, per_minute)) = &self.tokens {
             let n = NonZeroU32::new(tokens.max(1)).expect("at least one");
             bucket.until_n_ready(n).await.map_err(|_| {
