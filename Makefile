@@ -7,7 +7,7 @@ SHELL := /bin/bash
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/engage/target
 CARGO ?= cargo
 
-.PHONY: run build test bench bench-llm lint fmt check-tools venv clean-data
+.PHONY: run build test bench bench-llm bench-smtp lint fmt check-tools venv clean-data
 
 # The project's Python tools (test peers such as llmock), in a venv of its own.
 VENV := $(CURDIR)/.venv
@@ -24,18 +24,24 @@ build:
 test: check-tools venv lint
 	scripts/test-summary.sh $(CARGO) test --workspace --all-targets --no-fail-fast
 
-## Benchmark the embedded pipeline (BENCH_CLIENTS, default 1,000,000), then the LLM writer; writes docs/benchmarks.md.
+## Benchmark the embedded pipeline (BENCH_CLIENTS, default 1,000,000), then the LLM writer and the SMTP sender; writes docs/benchmarks.md.
 BENCH_CLIENTS ?= 1000000
 bench:
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 	$(CARGO) build --release -p engage --bin engage --example bench
 	$(CARGO_TARGET_DIR)/release/examples/bench --clients $(BENCH_CLIENTS) --out docs/benchmarks.md
 	$(MAKE) --no-print-directory bench-llm
+	$(MAKE) --no-print-directory bench-smtp
 
 ## Benchmark the LLM writer against llmock's RPM/TPM limits (about 5 minutes); writes docs/benchmarks.llm.md into docs/benchmarks.md.
 bench-llm: venv
 	$(CARGO) build --release -p engage --bin engage --example bench_llm
 	$(CARGO_TARGET_DIR)/release/examples/bench_llm --out docs/benchmarks.md
+
+## Benchmark the SMTP sender against the local aiosmtpd peer: 200 emails/s held, then unlimited; writes docs/benchmarks.smtp.md into docs/benchmarks.md.
+bench-smtp: venv
+	$(CARGO) build --release -p engage --example bench_smtp
+	$(CARGO_TARGET_DIR)/release/examples/bench_smtp --out docs/benchmarks.md
 
 lint:
 	$(CARGO) fmt --all --check

@@ -381,7 +381,9 @@ async fn main() -> anyhow::Result<()> {
     );
     // The LLM benchmark's section (`bench_llm`), kept between its markers.
     md.push('\n');
-    md.push_str(&common::llm_block(&a.out)?);
+    md.push_str(&common::section_block(&a.out, "llm")?);
+    md.push('\n');
+    md.push_str(&common::section_block(&a.out, "smtp")?);
     let notes = a.out.with_extension("notes.md");
     if notes.exists() {
         md.push('\n');

@@ -739,13 +739,13 @@ async fn run(a: Args) -> anyhow::Result<()> {
         ));
     }
 
-    let section = common::llm_section_path(&a.out);
+    let section = common::section_path(&a.out, "llm");
     if let Some(dir) = a.out.parent() {
         std::fs::create_dir_all(dir)?;
     }
     std::fs::write(&section, &md)?;
     let report = std::fs::read_to_string(&a.out).unwrap_or_else(|_| "# Benchmarks\n".into());
-    std::fs::write(&a.out, common::splice_llm_section(&report, &md))?;
+    std::fs::write(&a.out, common::splice_section(&report, "llm", &md))?;
     println!("{md}");
     eprintln!(
         "bench-llm: wrote {} and its section in {}",

@@ -32,6 +32,9 @@ pub struct PeerOptions {
     pub tls: PeerTls,
     /// Requires `AUTH` with these credentials (PLAIN or LOGIN, over TLS only).
     pub auth: Option<(String, String)>,
+    /// For benchmarks: keeps only each message (no envelope, no connection stats), so
+    /// the Python server spends its time on SMTP; [`SmtpPeer::stored`] counts them.
+    pub lean: bool,
 }
 
 /// One message the peer accepted.
@@ -182,6 +185,9 @@ impl SmtpPeer {
         if let Some((user, password)) = &options.auth {
             command.args(["--auth", &format!("{user}:{password}")]);
         }
+        if options.lean {
+            command.arg("--lean");
+        }
         let child = command
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("a log file"))
@@ -242,6 +248,17 @@ impl SmtpPeer {
             settings.password = Some(password.clone());
         }
         settings
+    }
+
+    /// How many messages the server stored.
+    pub fn stored(&self) -> usize {
+        std::fs::read_dir(self.dir.path().join("mail"))
+            .map(|d| {
+                d.flatten()
+                    .filter(|e| e.file_name().to_string_lossy().ends_with(".eml"))
+                    .count()
+            })
+            .unwrap_or(0)
     }
 
     /// The accepted messages, in the order the server accepted them.

@@ -17,11 +17,6 @@ use std::time::Duration;
 
 pub const TOKEN: &str = "bench-admin-token-0123456789";
 
-/// The markers between which `bench_llm`'s section stands in `docs/benchmarks.md`,
-/// so that neither benchmark erases the other's results.
-pub const LLM_BEGIN: &str = "<!-- bench-llm:begin -->";
-pub const LLM_END: &str = "<!-- bench-llm:end -->";
-
 pub fn sh(cmd: &str) -> String {
     Command::new("sh")
         .args(["-c", cmd])
@@ -171,33 +166,41 @@ pub fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
-/// Where `bench_llm` writes its section for the report `out`: `docs/benchmarks.llm.md`
-/// for `docs/benchmarks.md`.
-pub fn llm_section_path(out: &Path) -> PathBuf {
-    out.with_extension("llm.md")
+/// Where a side benchmark (`llm`, `smtp`) writes its section for the report `out`:
+/// `docs/benchmarks.llm.md` for `docs/benchmarks.md`.
+pub fn section_path(out: &Path, name: &str) -> PathBuf {
+    out.with_extension(format!("{name}.md"))
 }
 
-/// The LLM benchmark's section ([`llm_section_path`]) between its markers, for
-/// `bench` to put back when it rewrites `out`. Only the markers when the LLM
-/// benchmark has not run yet.
-pub fn llm_block(out: &Path) -> anyhow::Result<String> {
-    let section = llm_section_path(out);
+fn markers(name: &str) -> (String, String) {
+    (
+        format!("<!-- bench-{name}:begin -->"),
+        format!("<!-- bench-{name}:end -->"),
+    )
+}
+
+/// A side benchmark's section ([`section_path`]) between its markers, for `bench` to
+/// put back when it rewrites `out`. Only the markers when that benchmark has not run.
+pub fn section_block(out: &Path, name: &str) -> anyhow::Result<String> {
+    let section = section_path(out, name);
     let body = if section.exists() {
         std::fs::read_to_string(&section)?
     } else {
         String::new()
     };
-    Ok(format!("{LLM_BEGIN}\n{}{LLM_END}\n", ensure_newline(&body)))
+    let (begin, end) = markers(name);
+    Ok(format!("{begin}\n{}{end}\n", ensure_newline(&body)))
 }
 
-/// `md` with the text between the LLM markers replaced by `section`; without the
+/// `md` with the text between `name`'s markers replaced by `section`; without the
 /// markers, the block goes before `## Reading the figures` (or at the end).
-pub fn splice_llm_section(md: &str, section: &str) -> String {
-    let block = format!("{LLM_BEGIN}\n{}{LLM_END}", ensure_newline(section));
-    if let (Some(b), Some(e)) = (md.find(LLM_BEGIN), md.find(LLM_END))
+pub fn splice_section(md: &str, name: &str, section: &str) -> String {
+    let (begin, end) = markers(name);
+    let block = format!("{begin}\n{}{end}", ensure_newline(section));
+    if let (Some(b), Some(e)) = (md.find(&begin), md.find(&end))
         && b < e
     {
-        return format!("{}{block}{}", &md[..b], &md[e + LLM_END.len()..]);
+        return format!("{}{block}{}", &md[..b], &md[e + end.len()..]);
     }
     let heading = "## Reading the figures";
     match md.find(&format!("\n{heading}")) {

@@ -51,7 +51,9 @@ pub struct SmtpConfig {
     pub security: String,
     pub username: Option<String>,
     pub password_file: Option<PathBuf>,
-    /// Connections kept open, and messages in flight at once.
+    /// Connections kept open, and messages in flight at once. Each carries about 20
+    /// emails/s with lettre 0.11.23 (Nagle; see docs/delivery.md): at least
+    /// `max_send_rate / 20`.
     pub pool_size: u32,
     pub timeout_secs: u64,
     /// A PEM certificate to trust besides the public roots (a private relay's CA).
@@ -66,7 +68,7 @@ impl Default for SmtpConfig {
             security: "starttls".into(),
             username: None,
             password_file: None,
-            pool_size: 8,
+            pool_size: 16,
             timeout_secs: 30,
             ca_file: None,
         }
