@@ -188,3 +188,58 @@ async fn without_an_intake_the_webhook_is_not_found() {
     let a = post(&app, "{}".into()).await;
     a.assert_problem(404, "/problems/not-found");
 }
+
+fn event(kind: &str, message_id: &str, to: &str) -> String {
+    let mail = json!({
+        "timestamp": "2026-03-02T12:00:00.000Z", "source": "styling@engage.localhost",
+        "messageId": "0100018e-ses-id", "destination": [to],
+        "headers": [{"name": "Message-ID", "value": format!("<{message_id}>")}],
+        "commonHeaders": {"messageId": format!("<{message_id}>"), "subject": "Welcome"}
+    });
+    match kind {
+        "Delivery" => json!({"notificationType": "Delivery", "mail": mail, "delivery": {
+            "timestamp": "2026-03-02T12:00:02.000Z", "recipients": [to],
+            "smtpResponse": "250 2.6.0 Message received", "processingTimeMillis": 900}}),
+        _ => json!({"notificationType": "Complaint", "mail": mail, "complaint": {
+            "timestamp": "2026-03-02T13:00:00.000Z", "feedbackId": "fb-2",
+            "complainedRecipients": [{"emailAddress": to}], "complaintFeedbackType": "abuse"}}),
+    }
+    .to_string()
+}
+
+#[tokio::test]
+async fn a_delivery_then_a_complaint_ends_complained_and_suppressed() {
+    let server = testing::start().await;
+    let (app, _, email) = welcomed(&server, "complains@example.com").await;
+    let mid = email["message_id"].as_str().unwrap();
+    let path = format!("/api/v1/emails/{}", email["id"].as_str().unwrap());
+
+    let delivered = testing::notification(&event("Delivery", mid, "complains@example.com"), "2");
+    assert_eq!(post(&app, testing::body(&delivered)).await.status, 200);
+    assert_eq!(
+        app.call(Method::GET, &path, None).await.body["status"],
+        "delivered"
+    );
+
+    let complaint = testing::notification(&event("Complaint", mid, "complains@example.com"), "2");
+    assert_eq!(post(&app, testing::body(&complaint)).await.status, 200);
+    let after = app.call(Method::GET, &path, None).await.body;
+    assert_eq!(after["status"], "complained", "{after}");
+    assert!(
+        after["status_history"]
+            .to_string()
+            .contains("complaint (abuse)")
+    );
+    let listed = app
+        .call(Method::GET, "/api/v1/suppressions", None)
+        .await
+        .body;
+    assert_eq!(listed["items"][0]["reason"], "complaint", "{listed}");
+
+    // A late delivery report does not undo the complaint.
+    assert_eq!(post(&app, testing::body(&delivered)).await.status, 200);
+    assert_eq!(
+        app.call(Method::GET, &path, None).await.body["status"],
+        "complained"
+    );
+}
