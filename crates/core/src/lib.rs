@@ -14,6 +14,7 @@ pub mod email;
 pub mod error;
 pub mod ids;
 pub mod import;
+pub mod keys;
 pub mod policy;
 pub mod ports;
 pub mod processor;

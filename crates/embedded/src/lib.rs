@@ -23,11 +23,12 @@ mod suppressions;
 
 pub use db::Durability;
 
-use base64::Engine as _;
-use chrono::{DateTime, SecondsFormat, Utc};
 use db::{Db, unexpected};
 use engage_core::StoreError;
 use engage_core::clock::Clock;
+pub(crate) use engage_core::keys::{
+    clamp_limit, decode_cursor, encode_cursor, sortable_time as ts,
+};
 use rusqlite::OptionalExtension;
 use std::path::Path;
 use std::sync::Arc;
@@ -117,39 +118,12 @@ impl Store {
     }
 }
 
-/// Sortable text form of a time: fixed microsecond precision, `Z`.
-pub(crate) fn ts(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Micros, true)
-}
-
 pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
     serde_json::to_string(v).map_err(|e| unexpected(format!("encoding a record: {e}")))
 }
 
 pub(crate) fn from_json<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, StoreError> {
     serde_json::from_str(s).map_err(|e| unexpected(format!("decoding a stored record: {e}")))
-}
-
-/// Cursors are the sort key of the last item, base64url-encoded: opaque to clients,
-/// and a cursor that does not decode is the client's error, not ours.
-pub(crate) fn encode_cursor(parts: &[&str]) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(parts.join("\u{1f}"))
-}
-
-pub(crate) fn decode_cursor(cursor: &str, n: usize) -> Result<Vec<String>, StoreError> {
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(cursor)
-        .map_err(|_| StoreError::InvalidCursor)?;
-    let s = String::from_utf8(bytes).map_err(|_| StoreError::InvalidCursor)?;
-    let parts: Vec<String> = s.split('\u{1f}').map(str::to_string).collect();
-    if parts.len() != n || parts.iter().any(String::is_empty) {
-        return Err(StoreError::InvalidCursor);
-    }
-    Ok(parts)
-}
-
-pub(crate) fn clamp_limit(limit: u32) -> u32 {
-    limit.clamp(1, 1000)
 }
 
 impl Store {
