@@ -3,9 +3,24 @@
 //! unsubscribe headers and the Message-ID survive. [`tables`] holds the resources'
 //! key design.
 
+mod ddb;
+pub mod init;
+mod ledger;
 mod ses;
+pub mod sns;
+pub mod sqs;
+pub mod stream;
+mod suppressions;
 pub mod tables;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod users;
 
+pub use init::{InitReport, init};
+pub use ledger::{DynamoLedger, create_ledger_tables};
 pub use ses::{SesSender, SesSettings, aws_config_for};
+pub use sns::SnsPublisher;
+pub use sqs::{QueueMessage, SqsQueue};
+pub use stream::{PollReport, StreamPoller};
+pub use suppressions::DynamoSuppressions;
+pub use users::DynamoClients;

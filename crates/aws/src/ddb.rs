@@ -1,0 +1,186 @@
+//! Small DynamoDB helpers the adapters share: attribute values, the sortable time
+//! format, JSON bodies, opaque list cursors, batched reads and error mapping.
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use chrono::{DateTime, Utc};
+use engage_core::StoreError;
+pub(crate) use engage_core::keys::{
+    clamp_limit, decode_cursor, encode_cursor, sortable_time as ts,
+};
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// One DynamoDB item (or key).
+pub(crate) type Item = HashMap<String, AttributeValue>;
+
+/// A string attribute value.
+pub(crate) fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+/// A number attribute value.
+pub(crate) fn n(v: u64) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+/// An item (or key) from `(name, value)` pairs.
+pub(crate) fn item<const N: usize>(pairs: [(&str, AttributeValue); N]) -> Item {
+    pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+}
+
+/// Expression attribute names (`#x` → `x`) for a request builder's `set_…`.
+pub(crate) fn names<const N: usize>(pairs: [(&str, &str); N]) -> Option<HashMap<String, String>> {
+    Some(
+        pairs
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    )
+}
+
+/// Expression attribute values (`:x` → value) for a request builder's `set_…`.
+pub(crate) fn values<const N: usize>(pairs: [(&str, AttributeValue); N]) -> Option<Item> {
+    Some(item(pairs))
+}
+
+/// A string attribute, if present and a string.
+pub(crate) fn opt_s<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+    item.get(name)
+        .and_then(|v| v.as_s().ok())
+        .map(String::as_str)
+}
+
+/// A required string attribute.
+pub(crate) fn req_s<'a>(item: &'a Item, name: &str) -> Result<&'a str, StoreError> {
+    opt_s(item, name).ok_or_else(|| unexpected(format!("stored item without `{name}`")))
+}
+
+/// A number attribute read as `u64`, if present.
+pub(crate) fn opt_n(item: &Item, name: &str) -> Result<Option<u64>, StoreError> {
+    match item.get(name) {
+        None | Some(AttributeValue::Null(_)) => Ok(None),
+        Some(AttributeValue::N(v)) => v
+            .parse()
+            .map(Some)
+            .map_err(|_| unexpected(format!("stored `{name}` is not a count: {v}"))),
+        Some(_) => Err(unexpected(format!("stored `{name}` is not a number"))),
+    }
+}
+
+pub(crate) fn parse_ts(v: &str) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::parse_from_rfc3339(v)
+        .map(|t| t.to_utc())
+        .map_err(|e| unexpected(format!("stored time `{v}`: {e}")))
+}
+
+pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
+    serde_json::to_string(v).map_err(|e| unexpected(format!("encoding a record: {e}")))
+}
+
+pub(crate) fn from_json<T: serde::de::DeserializeOwned>(v: &str) -> Result<T, StoreError> {
+    serde_json::from_str(v).map_err(|e| unexpected(format!("decoding a stored record: {e}")))
+}
+
+pub(crate) fn unexpected(message: impl std::fmt::Display) -> StoreError {
+    StoreError::Unexpected(anyhow::anyhow!("dynamodb: {message}"))
+}
+
+/// Codes DynamoDB answers when it is overloaded or throttling this table: the
+/// request may succeed if tried again later.
+const TRANSIENT_CODES: [&str; 6] = [
+    "ThrottlingException",
+    "ProvisionedThroughputExceededException",
+    "RequestLimitExceeded",
+    "InternalServerError",
+    "ServiceUnavailable",
+    "TransactionInProgressException",
+];
+
+/// A failed request as `StoreError::Unexpected`, naming the operation; throttling
+/// and connection trouble are marked transient (the SDK has already retried them).
+pub(crate) fn sdk_error<E, R>(operation: &str, e: SdkError<E, R>) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    let transient = match &e {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => true,
+        SdkError::ServiceError(se) => se
+            .err()
+            .code()
+            .is_some_and(|c| TRANSIENT_CODES.contains(&c)),
+        _ => false,
+    };
+    let detail = match (e.code(), e.message()) {
+        (Some(code), Some(message)) => format!("{code}: {message}"),
+        (Some(code), None) => code.to_string(),
+        _ => aws_sdk_dynamodb::error::DisplayErrorContext(&e).to_string(),
+    };
+    let note = if transient {
+        " (transient: throttled or unavailable, worth retrying later)"
+    } else {
+        ""
+    };
+    unexpected(format!("{operation} failed: {detail}{note}"))
+}
+
+/// True when a request failed only because its `ConditionExpression` did not hold.
+pub(crate) fn condition_failed<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
+    matches!(e, SdkError::ServiceError(se) if se.err().code() == Some("ConditionalCheckFailedException"))
+}
+
+/// Reads the items with these keys from `table` (strongly consistent), in batches of
+/// 100, retrying the keys DynamoDB leaves unprocessed. The items come in no
+/// particular order; a key without an item is left out.
+pub(crate) async fn batch_get(
+    client: &Client,
+    table: &str,
+    keys: Vec<Item>,
+    projection: Option<(&str, HashMap<String, String>)>,
+) -> Result<Vec<Item>, StoreError> {
+    let mut out = Vec::with_capacity(keys.len());
+    for chunk in keys.chunks(100) {
+        let mut pending = chunk.to_vec();
+        let mut attempt = 0u32;
+        while !pending.is_empty() {
+            let mut request = KeysAndAttributes::builder()
+                .set_keys(Some(std::mem::take(&mut pending)))
+                .consistent_read(true);
+            if let Some((expression, names)) = &projection {
+                request = request
+                    .projection_expression(*expression)
+                    .set_expression_attribute_names(Some(names.clone()));
+            }
+            let request = request
+                .build()
+                .map_err(|e| unexpected(format!("BatchGetItem request: {e}")))?;
+            let response = client
+                .batch_get_item()
+                .request_items(table, request)
+                .send()
+                .await
+                .map_err(|e| sdk_error("BatchGetItem", e))?;
+            if let Some(items) = response.responses().and_then(|r| r.get(table)) {
+                out.extend(items.iter().cloned());
+            }
+            if let Some(left) = response
+                .unprocessed_keys()
+                .and_then(|u| u.get(table))
+                .map(|k| k.keys().to_vec())
+                .filter(|k| !k.is_empty())
+            {
+                attempt += 1;
+                if attempt > 8 {
+                    return Err(unexpected(
+                        "BatchGetItem left keys unprocessed after 8 tries (transient: throttled, worth retrying later)",
+                    ));
+                }
+                tokio::time::sleep(Duration::from_millis(25 << attempt.min(5))).await;
+                pending = left;
+            }
+        }
+    }
+    Ok(out)
+}
