@@ -7,7 +7,7 @@ SHELL := /bin/bash
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/engage/target
 CARGO ?= cargo
 
-.PHONY: run build test bench bench-llm bench-smtp lint fmt check-tools venv clean-data
+.PHONY: run build test infra-test bench bench-llm bench-smtp lint fmt check-tools venv clean-data
 
 # The project's Python tools (test peers such as llmock), in a venv of its own.
 VENV := $(CURDIR)/.venv
@@ -20,8 +20,8 @@ run:
 build:
 	$(CARGO) build --workspace --all-targets
 
-## Format check, lints, then every test.
-test: check-tools venv lint
+## Format check, lints, the CDK app's tests, then every test.
+test: check-tools venv lint infra-test
 	scripts/test-summary.sh $(CARGO) test --workspace --all-targets --no-fail-fast
 
 ## Benchmark the embedded pipeline (BENCH_CLIENTS, default 1,000,000), then the LLM writer and the SMTP sender; writes docs/benchmarks.md.
@@ -42,6 +42,11 @@ bench-llm: venv
 bench-smtp: venv
 	$(CARGO) build --release -p engage --example bench_smtp
 	$(CARGO_TARGET_DIR)/release/examples/bench_smtp --out docs/benchmarks.md
+
+## The AWS CDK app's assertion tests (infra/): offline, no AWS account, Docker or cargo-lambda.
+infra-test:
+	@command -v npm >/dev/null || { echo "infra-test needs Node.js 20.19+ and npm"; exit 1; }
+	cd infra && npm ci --no-audit --no-fund && npm test
 
 lint:
 	$(CARGO) fmt --all --check
