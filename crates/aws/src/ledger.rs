@@ -38,7 +38,7 @@ use aws_sdk_dynamodb::types::{
 use chrono::{DateTime, Duration, Utc};
 use engage_core::StoreError;
 use engage_core::client::EmailAddress;
-use engage_core::email::{Decision, Email, EmailStatus, EmailSummary, StatusChange};
+use engage_core::email::{Decision, DeliveryState, Email, EmailStatus, EmailSummary, StatusChange};
 use engage_core::ids::{DecisionId, EmailId, EventId, UserId};
 use engage_core::ports::{
     Claim, CommitResult, ContextRequest, DecisionCommit, EmailQuery, EmailTransition, Ledger,
@@ -46,7 +46,6 @@ use engage_core::ports::{
 };
 use engage_core::score::{EmailStats, ScoreBreakdown};
 use futures_util::{StreamExt, TryStreamExt};
-use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::hash::Hash;
@@ -95,29 +94,12 @@ fn created_key(created_at: &str, id: &str) -> String {
     format!("{created_at}#{id}")
 }
 
-/// The part of an email that changes after it is recorded (as in SQLite).
-#[derive(Debug, Serialize, Deserialize)]
-struct EmailState {
-    sent_at: Option<DateTime<Utc>>,
-    message_id: Option<String>,
-    status_history: Vec<StatusChange>,
-}
-
 fn state_json(e: &Email) -> Result<String, StoreError> {
-    to_json(&EmailState {
-        sent_at: e.sent_at,
-        message_id: e.message_id.clone(),
-        status_history: e.status_history.clone(),
-    })
+    to_json(&DeliveryState::of(e))
 }
 
-/// When an email's current status became due for attention: the scheduled time for
-/// `scheduled`, otherwise the moment it entered its status.
 fn due_at(e: &Email) -> String {
-    match (e.status, e.scheduled_for) {
-        (EmailStatus::Scheduled, Some(at)) => ts(at),
-        _ => ts(e.status_history.last().map_or(e.created_at, |h| h.at)),
-    }
+    ts(e.due_at())
 }
 
 /// An email as first recorded.
@@ -145,11 +127,9 @@ fn parse_status(v: &str) -> Result<EmailStatus, StoreError> {
 
 fn email_from_item(item: &Item) -> Result<Email, StoreError> {
     let mut email: Email = from_json(req_s(item, "body")?)?;
-    let state: EmailState = from_json(req_s(item, "state")?)?;
+    let state: DeliveryState = from_json(req_s(item, "state")?)?;
     email.status = parse_status(req_s(item, "status")?)?;
-    email.sent_at = state.sent_at;
-    email.message_id = state.message_id;
-    email.status_history = state.status_history;
+    state.apply_to(&mut email);
     Ok(email)
 }
 
@@ -685,16 +665,10 @@ impl DynamoLedger {
                 return Ok(false);
             }
             let old_state = req_s(&found, "state")?;
-            let mut state: EmailState = from_json(old_state)?;
+            let mut state: DeliveryState = from_json(old_state)?;
             let to = m.change.status;
-            if to == EmailStatus::Sent {
-                state.sent_at = Some(m.change.at);
-            }
-            if m.message_id.is_some() {
-                state.message_id.clone_from(&m.message_id);
-            }
             let at = ts(m.change.at);
-            state.status_history.push(m.change.clone());
+            state.record(m.change.clone(), m.message_id.clone());
             // A scheduled email keeps its due time; any other status is due from now.
             let update = if to == EmailStatus::Scheduled {
                 "SET #status = :to, #updated = :at, #state = :state"

@@ -121,6 +121,56 @@ pub struct Email {
     pub status_history: Vec<StatusChange>,
 }
 
+/// The part of an email that changes after it is recorded. Stores keep it apart from
+/// the content, which is written once, so a status change rewrites only this.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeliveryState {
+    pub sent_at: Option<DateTime<Utc>>,
+    pub message_id: Option<String>,
+    pub status_history: Vec<StatusChange>,
+}
+
+impl DeliveryState {
+    pub fn of(e: &Email) -> Self {
+        Self {
+            sent_at: e.sent_at,
+            message_id: e.message_id.clone(),
+            status_history: e.status_history.clone(),
+        }
+    }
+
+    /// Puts this state back on an email read from its content.
+    pub fn apply_to(self, e: &mut Email) {
+        e.sent_at = self.sent_at;
+        e.message_id = self.message_id;
+        e.status_history = self.status_history;
+    }
+
+    /// Records one status change: its history entry, `sent_at` when it is `sent`, and
+    /// the provider's Message-ID when one is given.
+    pub fn record(&mut self, change: StatusChange, message_id: Option<String>) {
+        if change.status == EmailStatus::Sent {
+            self.sent_at = Some(change.at);
+        }
+        if message_id.is_some() {
+            self.message_id = message_id;
+        }
+        self.status_history.push(change);
+    }
+}
+
+impl Email {
+    /// When the email's current status became due for attention: the scheduled time
+    /// for `scheduled`, otherwise the moment it entered its status (so stores find
+    /// stranded `pending`, stuck `sending` and leased `composing` emails by age).
+    pub fn due_at(&self) -> DateTime<Utc> {
+        match (self.status, self.scheduled_for) {
+            (EmailStatus::Scheduled, Some(at)) => at,
+            _ => self.status_history.last().map_or(self.created_at, |h| h.at),
+        }
+    }
+}
+
 /// What the ledger needs to know of past emails to apply cooldowns and the cap.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EmailSummary {

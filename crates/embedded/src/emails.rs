@@ -3,20 +3,10 @@
 
 use crate::db::unexpected;
 use crate::{from_json, to_json, ts};
-use chrono::{DateTime, Utc};
 use engage_core::StoreError;
-use engage_core::email::{Email, EmailStatus, StatusChange};
+use engage_core::email::{DeliveryState, Email, EmailStatus};
 use engage_core::ports::EmailTransition;
 use rusqlite::{Connection, OptionalExtension, Row, params};
-use serde::{Deserialize, Serialize};
-
-/// The part of an email that changes after it is recorded.
-#[derive(Debug, Serialize, Deserialize)]
-struct EmailState {
-    sent_at: Option<DateTime<Utc>>,
-    message_id: Option<String>,
-    status_history: Vec<StatusChange>,
-}
 
 /// `(created_at, id, content, status, state)` of emails as `e`, for [`email_from_row`].
 pub(crate) const SELECT_EMAILS: &str = "SELECT e.created_at, e.id, c.body, e.status, e.state FROM emails e JOIN email_contents c ON c.id = e.id";
@@ -39,21 +29,11 @@ impl NewEmail {
 }
 
 fn state_json(e: &Email) -> Result<String, StoreError> {
-    to_json(&EmailState {
-        sent_at: e.sent_at,
-        message_id: e.message_id.clone(),
-        status_history: e.status_history.clone(),
-    })
+    to_json(&DeliveryState::of(e))
 }
 
-/// When an email's current status became due for attention: the scheduled time for
-/// `scheduled`, otherwise the moment it entered its status (so stranded `pending` and
-/// stuck `sending` emails can be found by age).
 fn due_at(e: &Email) -> String {
-    match (e.status, e.scheduled_for) {
-        (EmailStatus::Scheduled, Some(at)) => ts(at),
-        _ => ts(e.status_history.last().map_or(e.created_at, |h| h.at)),
-    }
+    ts(e.due_at())
 }
 
 pub(crate) fn insert_email(c: &Connection, new: &NewEmail) -> Result<(), StoreError> {
@@ -119,12 +99,10 @@ pub(crate) fn email_from_row(r: &Row) -> Result<Email, StoreError> {
     })()
     .map_err(unexpected)?;
     let mut email: Email = from_json(&content)?;
-    let state: EmailState = from_json(&state)?;
+    let state: DeliveryState = from_json(&state)?;
     email.status =
         EmailStatus::parse(&status).ok_or_else(|| unexpected(format!("status `{status}`")))?;
-    email.sent_at = state.sent_at;
-    email.message_id = state.message_id;
-    email.status_history = state.status_history;
+    state.apply_to(&mut email);
     Ok(email)
 }
 
@@ -157,16 +135,10 @@ pub(crate) fn transition_in(c: &Connection, m: EmailTransition) -> Result<bool, 
     if status != m.from.as_str() {
         return Ok(false);
     }
-    let mut state: EmailState = from_json(&state)?;
+    let mut state: DeliveryState = from_json(&state)?;
     let to = m.change.status;
-    if to == EmailStatus::Sent {
-        state.sent_at = Some(m.change.at);
-    }
-    if m.message_id.is_some() {
-        state.message_id = m.message_id;
-    }
     let at = ts(m.change.at);
-    state.status_history.push(m.change);
+    state.record(m.change, m.message_id);
     // A scheduled email keeps its due time; any other status is due from now.
     c.prepare_cached(
         "UPDATE emails SET status = ?2, due_at = CASE WHEN ?2 = 'scheduled' THEN due_at ELSE ?3 END,
