@@ -1,9 +1,11 @@
 //! engage's AWS adapters, on the official aws-sdk-rust crates. [`SesSender`] sends
 //! through Amazon SES v2 with the raw MIME message every sender builds, so the
 //! unsubscribe headers and the Message-ID survive. [`tables`] holds the resources'
-//! key design.
+//! key design. [`SqsDeadLetters`] shows and redrives the email queue's dead letters
+//! (within what SQS allows: see its module).
 
 mod ddb;
+mod dlq;
 pub mod init;
 mod ledger;
 mod ses;
@@ -16,6 +18,7 @@ pub mod tables;
 pub mod testing;
 mod users;
 
+pub use dlq::SqsDeadLetters;
 pub use init::{InitReport, init};
 pub use ledger::{DynamoLedger, create_ledger_tables};
 pub use ses::{SesSender, SesSettings, aws_config_for};

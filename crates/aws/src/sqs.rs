@@ -39,7 +39,7 @@ impl QueueMessage {
 
 /// Reads an SQS body: an SNS notification envelope gives its `Message` and its
 /// `event_type` attribute; anything else is the body itself.
-fn unwrap_envelope(body: &str) -> (String, Option<String>) {
+pub(crate) fn unwrap_envelope(body: &str) -> (String, Option<String>) {
     let Ok(Value::Object(envelope)) = serde_json::from_str::<Value>(body) else {
         return (body.to_string(), None);
     };

@@ -382,7 +382,7 @@ impl Pipeline {
 }
 
 /// Exponential backoff with jitter: about 2, 4, 8 … seconds, at most five minutes.
-fn backoff(receive_count: u32) -> Duration {
+pub fn backoff(receive_count: u32) -> Duration {
     let base = 2u64.saturating_pow(receive_count.min(8)).min(300);
     let jitter = rand::rng().random_range(0..=base * 250);
     Duration::from_millis(base * 1000 - base * 125 + jitter)

@@ -1,8 +1,10 @@
-//! Startup you can test: `Application::build` opens the store, wires the engine,
+//! Startup you can test: `Application::build` opens the store (SQLite, or DynamoDB,
+//! SNS and SQS with `backend = "aws"`), wires the engine,
 //! binds the listener (port 0 in tests) and `run_until_stopped` serves the API and
 //! runs the pipeline until the shutdown future resolves.
 
-use crate::config::{Config, DurabilitySetting};
+use crate::aws_host::AwsHost;
+use crate::config::{Backend, Config, DurabilitySetting};
 use crate::health::EmbeddedHealth;
 use crate::secrets;
 use anyhow::Context as _;
@@ -23,15 +25,68 @@ pub struct Application {
     listener: TcpListener,
     addr: SocketAddr,
     router: axum::Router,
-    pipeline: Arc<Pipeline>,
-    store: Store,
+    host: Host,
     autostart: bool,
     /// The admin token created at this start, if any (shown once).
     pub created_admin_token: Option<String>,
 }
 
+/// The backend the application runs on, with its background tasks.
+#[derive(Debug)]
+enum Host {
+    Embedded {
+        pipeline: Arc<Pipeline>,
+        store: Store,
+    },
+    Aws(Arc<AwsHost>),
+}
+
 impl Application {
+    /// Builds the application on the configured backend.
     pub async fn build(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        Self::build_with(config, clock, None).await
+    }
+
+    /// As [`Application::build`]; on the AWS backend, `aws_sdk` replaces the SDK
+    /// configuration `[aws]` describes (tests hand in the emulator's credentials this
+    /// way rather than through process-wide `AWS_*` variables).
+    pub async fn build_with(
+        config: Config,
+        clock: Arc<dyn Clock>,
+        aws_sdk: Option<aws_config::SdkConfig>,
+    ) -> anyhow::Result<Self> {
+        match config.backend {
+            Backend::Embedded => Self::build_embedded(config, clock).await,
+            Backend::Aws => Self::build_aws(config, clock, aws_sdk).await,
+        }
+    }
+
+    /// The AWS backend: DynamoDB, SNS and SQS. `/metrics` serves the counters and
+    /// histograms; the gauges read from the embedded store (queue depths, stream lag,
+    /// emails by status) are left out (CloudWatch has the queues' and tables').
+    async fn build_aws(
+        config: Config,
+        clock: Arc<dyn Clock>,
+        aws_sdk: Option<aws_config::SdkConfig>,
+    ) -> anyhow::Result<Self> {
+        let host = Arc::new(AwsHost::build(&config, clock, aws_sdk).await?);
+        let extra = crate::metrics::counters_router(crate::metrics::install());
+        let router = engage_api::router_with(host.state.clone(), extra);
+        let listener = TcpListener::bind(config.addr)
+            .await
+            .with_context(|| format!("binding {}", config.addr))?;
+        let addr = listener.local_addr()?;
+        Ok(Self {
+            listener,
+            addr,
+            router,
+            host: Host::Aws(host),
+            autostart: config.pipeline.autostart,
+            created_admin_token: None,
+        })
+    }
+
+    async fn build_embedded(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
         std::fs::create_dir_all(&config.data_dir).with_context(|| {
             format!("creating the data directory {}", config.data_dir.display())
         })?;
@@ -89,8 +144,7 @@ impl Application {
             listener,
             addr,
             router,
-            pipeline,
-            store,
+            host: Host::Embedded { pipeline, store },
             autostart: config.pipeline.autostart,
             created_admin_token,
         })
@@ -104,12 +158,28 @@ impl Application {
         self.addr.port()
     }
 
-    pub fn pipeline(&self) -> Arc<Pipeline> {
-        self.pipeline.clone()
+    /// The embedded pipeline (`None` on the AWS backend).
+    pub fn pipeline(&self) -> Option<Arc<Pipeline>> {
+        match &self.host {
+            Host::Embedded { pipeline, .. } => Some(pipeline.clone()),
+            Host::Aws(_) => None,
+        }
     }
 
-    pub fn store(&self) -> Store {
-        self.store.clone()
+    /// The embedded store (`None` on the AWS backend).
+    pub fn store(&self) -> Option<Store> {
+        match &self.host {
+            Host::Embedded { store, .. } => Some(store.clone()),
+            Host::Aws(_) => None,
+        }
+    }
+
+    /// The AWS host (`None` on the embedded backend).
+    pub fn aws(&self) -> Option<Arc<AwsHost>> {
+        match &self.host {
+            Host::Aws(h) => Some(h.clone()),
+            Host::Embedded { .. } => None,
+        }
     }
 
     /// Serves until `shutdown` resolves, then lets the pipeline finish the work in
@@ -119,7 +189,10 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let mut tasks = self.autostart.then(|| self.pipeline.clone().spawn(stop_rx));
+        let mut tasks = self.autostart.then(|| match &self.host {
+            Host::Embedded { pipeline, .. } => pipeline.clone().spawn(stop_rx),
+            Host::Aws(host) => host.clone().spawn(stop_rx),
+        });
         let server = axum::serve(self.listener, self.router).with_graceful_shutdown(async move {
             shutdown.await;
             let _ = stop_tx.send(true);

@@ -2,6 +2,7 @@
 //! health check. `main.rs` only parses the command line and calls in here.
 
 pub mod app;
+pub mod aws_host;
 pub mod cli;
 pub mod config;
 pub mod demo;

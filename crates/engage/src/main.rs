@@ -72,6 +72,11 @@ enum Command {
         #[command(flatten)]
         args: engage::cli::export::ExportArgs,
     },
+    /// The AWS backend's resources.
+    Aws {
+        #[command(subcommand)]
+        command: AwsCommand,
+    },
     /// Load synthetic demo clients (the same --seed gives the same clients).
     Demo {
         #[command(flatten)]
@@ -79,6 +84,13 @@ enum Command {
         #[command(flatten)]
         args: engage::cli::demo::DemoArgs,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum AwsCommand {
+    /// Create the tables, the topic, the queues and the subscription (`[aws]`'s
+    /// region, endpoint and prefix); running it again changes nothing.
+    Init(Common),
 }
 
 impl Common {
@@ -181,6 +193,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 "engage: exported {n} {} to {to} ({secs:.1} s)",
                 args.what.as_str()
             );
+            Ok(())
+        }
+        Command::Aws {
+            command: AwsCommand::Init(common),
+        } => {
+            let config = common.config()?;
+            let sdk = config.aws.sdk_config().await;
+            let report = engage_aws::init(&sdk, &config.aws.resources())
+                .await
+                .map_err(|e| anyhow::anyhow!("aws init: {e:#}"))?;
+            print!("{}", engage::aws_host::describe_init(&report));
             Ok(())
         }
         Command::Demo { common, args } => {

@@ -175,18 +175,35 @@ fn describe() {
 #[derive(Clone)]
 struct Scrape {
     handle: PrometheusHandle,
-    store: Store,
+    /// The embedded store, whose gauges a scrape refreshes; `None` on AWS.
+    store: Option<Store>,
 }
 
 /// The `/metrics` route, to merge into the API router (public, like `/health`).
 pub fn router(handle: PrometheusHandle, store: Store) -> Router {
     Router::new()
         .route("/metrics", get(scrape))
-        .with_state(Scrape { handle, store })
+        .with_state(Scrape {
+            handle,
+            store: Some(store),
+        })
+}
+
+/// `/metrics` without the store's gauges (queue depths, stream lag, emails by
+/// status), for the AWS backend: its counters and histograms only.
+pub fn counters_router(handle: PrometheusHandle) -> Router {
+    Router::new()
+        .route("/metrics", get(scrape))
+        .with_state(Scrape {
+            handle,
+            store: None,
+        })
 }
 
 async fn scrape(State(s): State<Scrape>) -> impl IntoResponse {
-    if let Err(e) = refresh_gauges(&s.store).await {
+    if let Some(store) = &s.store
+        && let Err(e) = refresh_gauges(store).await
+    {
         // Counters are still worth having; the gauges keep their last values.
         tracing::error!(error = %e, "metrics: reading the store's gauges failed");
     }

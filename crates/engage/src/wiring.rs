@@ -46,10 +46,11 @@ pub async fn sender(config: &Config) -> anyhow::Result<Arc<dyn MailSender>> {
 }
 
 /// The configured generator: the template, or a model (its daily budget carried over
-/// from the emails it wrote since midnight UTC).
+/// from the emails it wrote since midnight UTC, when `store` can tell: the AWS backend
+/// starts each process with the whole day's budget).
 pub async fn generator(
     config: &Config,
-    store: &Store,
+    store: Option<&Store>,
     clock: &Arc<dyn Clock>,
     template: &Arc<dyn ContentGenerator>,
 ) -> anyhow::Result<Arc<dyn ContentGenerator>> {
@@ -62,8 +63,10 @@ pub async fn generator(
                 .date_naive()
                 .and_time(chrono::NaiveTime::MIN)
                 .and_utc();
-            let (tokens, usd) = store.llm_spend_since(midnight).await?;
-            llm.spent_earlier_today(tokens, usd);
+            if let Some(store) = store {
+                let (tokens, usd) = store.llm_spend_since(midnight).await?;
+                llm.spent_earlier_today(tokens, usd);
+            }
             Arc::new(llm)
         }
         None => template.clone(),
@@ -94,16 +97,9 @@ pub async fn engine(
     let secret =
         crate::secrets::unsubscribe_secret(config.unsubscribe_secret.as_deref(), &config.data_dir)?;
     let template: Arc<dyn ContentGenerator> = Arc::new(TemplateGenerator);
-    let generator = generator(config, store, &clock, &template).await?;
+    let generator = generator(config, Some(store), &clock, &template).await?;
     let store_arc = Arc::new(store.clone());
-    let links = UnsubscribeLinks::new(&config.public_url(), &secret, config.engine.from_domain())
-        .with_previous_keys(
-            config
-                .unsubscribe_previous_secrets
-                .iter()
-                .map(|s| s.as_bytes().to_vec())
-                .collect(),
-        );
+    let links = links(config, &secret);
     Ok(Engine {
         clients: store_arc.clone(),
         ledger: store_arc.clone(),
@@ -118,9 +114,21 @@ pub async fn engine(
     })
 }
 
+/// The unsubscribe links, signed with `secret` (and accepting the previous keys').
+pub fn links(config: &Config, secret: &[u8]) -> UnsubscribeLinks {
+    UnsubscribeLinks::new(&config.public_url(), secret, config.engine.from_domain())
+        .with_previous_keys(
+            config
+                .unsubscribe_previous_secrets
+                .iter()
+                .map(|s| s.as_bytes().to_vec())
+                .collect(),
+        )
+}
+
 /// The engine's settings: the configured ones, with links to engage's own public
 /// address always allowed in content.
-fn engine_config(config: &Config) -> EngineConfig {
+pub fn engine_config(config: &Config) -> EngineConfig {
     let mut engine = config.engine.clone();
     if let Some(host) = reqwest::Url::parse(&config.public_url())
         .ok()

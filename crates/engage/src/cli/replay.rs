@@ -9,6 +9,7 @@
 
 use crate::Application;
 use crate::config::Config;
+use anyhow::Context as _;
 use engage_core::clock::SystemClock;
 use engage_core::ports::StreamReplay;
 use engage_embedded::queue::EMAIL_QUEUE;
@@ -76,7 +77,9 @@ async fn process(mut config: Config) -> anyhow::Result<usize> {
         // The data directory had no token yet: this is its one showing.
         eprintln!("engage: created an admin API token (shown only this once, keep it): {token}");
     }
-    let pipeline = app.pipeline();
+    let pipeline = app
+        .pipeline()
+        .context("`engage replay` works on the embedded backend only")?;
     let processed = pipeline.run_until_idle().await?;
     let waiting = pipeline.store().queue_depth(EMAIL_QUEUE).await?;
     if waiting.delayed + waiting.in_flight > 0 {

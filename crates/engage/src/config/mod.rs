@@ -9,8 +9,10 @@ use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+mod aws;
 mod llm;
 mod mail;
+pub use aws::AwsConfig;
 pub use llm::{GeneratorKind, LlmConfig};
 pub use mail::{FeedbackConfig, MailConfig, SenderKind, SesConfig, SmtpConfig};
 
@@ -78,6 +80,8 @@ pub struct Config {
     pub llm: LlmConfig,
     pub mail: MailConfig,
     pub feedback: FeedbackConfig,
+    /// Where the AWS backend's resources are (`backend = "aws"`).
+    pub aws: AwsConfig,
     #[serde(flatten)]
     pub engine: EngineConfig,
 }
@@ -97,6 +101,7 @@ impl Default for Config {
             llm: LlmConfig::default(),
             mail: MailConfig::default(),
             feedback: FeedbackConfig::default(),
+            aws: AwsConfig::default(),
             engine: EngineConfig::default(),
         }
     }
@@ -180,10 +185,21 @@ impl Config {
                 p.batch_size
             );
         }
+        self.aws.validate()?;
         if self.backend == Backend::Aws {
-            anyhow::bail!(
-                "configuration: backend `aws` is not available in this build yet; use `embedded`"
-            );
+            // The AWS host has no data directory to keep secrets in.
+            match &self.admin_token {
+                Some(t) if t.len() >= 16 => {}
+                _ => anyhow::bail!(
+                    "configuration: backend `aws` needs admin_token (ENGAGE_ADMIN_TOKEN, at least 16 characters)"
+                ),
+            }
+            match &self.unsubscribe_secret {
+                Some(s) if s.len() >= 16 => {}
+                _ => anyhow::bail!(
+                    "configuration: backend `aws` needs unsubscribe_secret (ENGAGE_UNSUBSCRIBE_SECRET, at least 16 characters)"
+                ),
+            }
         }
         Ok(())
     }
@@ -368,6 +384,62 @@ mod tests {
     }
 
     #[test]
+    fn the_aws_section_loads_the_stacks_variables() {
+        let c = load(
+            "backend = \"aws\"\n[aws]\nregion = \"eu-west-1\"\nprefix = \"engage-dev\"\n",
+            &[
+                ("ENGAGE_ADMIN_TOKEN", "0123456789abcdef"),
+                ("ENGAGE_UNSUBSCRIBE_SECRET", "fedcba9876543210"),
+                ("ENGAGE_AWS__USERS_TABLE", "Stack-Users-1"),
+                ("ENGAGE_AWS__EMAILS_TABLE", "Stack-Emails-1"),
+                ("ENGAGE_AWS__LEDGER_TABLE", "Stack-Ledger-1"),
+                (
+                    "ENGAGE_AWS__EVENTS_TOPIC_ARN",
+                    "arn:aws:sns:eu-west-1:1:events",
+                ),
+                (
+                    "ENGAGE_AWS__EMAIL_QUEUE_URL",
+                    "https://sqs.eu-west-1.amazonaws.com/1/email",
+                ),
+                (
+                    "ENGAGE_AWS__EMAIL_QUEUE_ARN",
+                    "arn:aws:sqs:eu-west-1:1:email",
+                ),
+                (
+                    "ENGAGE_AWS__FEEDBACK_QUEUE_ARN",
+                    "arn:aws:sqs:eu-west-1:1:feedback",
+                ),
+                (
+                    "ENGAGE_AWS__OPENAI_API_KEY_SECRET_ARN",
+                    "arn:aws:secretsmanager:x",
+                ),
+                (
+                    "ENGAGE_AWS__UNSUBSCRIBE_SECRET_ARN",
+                    "arn:aws:secretsmanager:y",
+                ),
+                (
+                    "ENGAGE_AWS__ADMIN_TOKEN_SECRET_ARN",
+                    "arn:aws:secretsmanager:z",
+                ),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.backend, Backend::Aws);
+        assert_eq!(c.aws.region.as_deref(), Some("eu-west-1"));
+        let r = c.aws.resources();
+        assert_eq!(r.users_table, "Stack-Users-1");
+        assert_eq!(r.emails_table, "Stack-Emails-1");
+        assert_eq!(r.ledger_table, "Stack-Ledger-1");
+        assert_eq!(r.email_dlq, "engage-dev-email-dlq");
+        assert_eq!(
+            c.aws.events_topic_arn.as_deref(),
+            Some("arn:aws:sns:eu-west-1:1:events")
+        );
+        let e = load("[aws]\nprefx = \"x\"\n", &[]).unwrap_err();
+        assert!(e.contains("prefx"), "{e}");
+    }
+
+    #[test]
     fn unknown_or_invalid_keys_are_refused_with_their_name() {
         let e = load("[policy]\nfrequency_kap = 3\n", &[]).unwrap_err();
         assert!(e.contains("frequency_kap"), "{e}");
@@ -377,7 +449,14 @@ mod tests {
         assert!(e.contains("thresholds"), "{e}");
         let e = load("", &[("ENGAGE_ADRR", "127.0.0.1:1")]).unwrap_err();
         assert!(e.contains("adrr"), "{e}");
-        assert!(load("backend = \"aws\"\n", &[]).is_err());
+        let e = load("backend = \"aws\"\n", &[]).unwrap_err();
+        assert!(e.contains("admin_token"), "{e}");
+        let e = load(
+            "backend = \"aws\"\nadmin_token = \"0123456789abcdef\"\n",
+            &[],
+        )
+        .unwrap_err();
+        assert!(e.contains("unsubscribe_secret"), "{e}");
         let e = load("[pipeline]\nbatch_size = 0\n", &[]).unwrap_err();
         assert!(e.contains("pipeline.batch_size"), "{e}");
         let e = load("", &[("ENGAGE_PIPELINE__WORKERS", "0")]).unwrap_err();

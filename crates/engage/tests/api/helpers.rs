@@ -66,8 +66,8 @@ async fn start(config: Config, clock: Arc<ManualClock>, dir: Option<tempfile::Te
         .await
         .expect("the app builds");
     let base = format!("http://{}", app.addr());
-    let pipeline = app.pipeline();
-    let store = app.store();
+    let pipeline = app.pipeline().expect("the embedded backend");
+    let store = app.store().expect("the embedded backend");
     let (tx, rx) = oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until_stopped(async move {
         let _ = rx.await;

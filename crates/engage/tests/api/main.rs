@@ -3,6 +3,7 @@
 //! a manual clock, so every test is deterministic.
 
 mod auth_and_errors;
+mod aws;
 mod batches;
 mod demo;
 mod helpers;
