@@ -93,6 +93,9 @@ pub enum ApiError {
     /// 503: a dependency could not answer now; retry later.
     #[error("{0}")]
     Unavailable(String),
+    /// 501: this deployment cannot do it (the detail says why and what instead).
+    #[error("{0}")]
+    NotImplemented(String),
     /// 413.
     #[error("the request body is larger than {limit} bytes")]
     PayloadTooLarge { limit: usize },
@@ -142,6 +145,7 @@ impl ApiError {
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PreconditionRequired(_) => StatusCode::PRECONDITION_REQUIRED,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -162,6 +166,7 @@ impl ApiError {
             Self::Conflict(_) => "/problems/conflict",
             Self::Forbidden(_) => "/problems/forbidden",
             Self::Unavailable(_) => "/problems/unavailable",
+            Self::NotImplemented(_) => "/problems/not-implemented",
             Self::PayloadTooLarge { .. } => "/problems/payload-too-large",
             Self::UnsupportedMediaType(_) => "/problems/unsupported-media-type",
             Self::PreconditionRequired(_) => "/problems/precondition-required",
@@ -182,6 +187,7 @@ impl ApiError {
             Self::Conflict(_) => "Not possible in the resource's state",
             Self::Forbidden(_) => "Refused",
             Self::Unavailable(_) => "Temporarily unavailable",
+            Self::NotImplemented(_) => "Not available on this deployment",
             Self::PayloadTooLarge { .. } => "Payload too large",
             Self::UnsupportedMediaType(_) => "Unsupported media type",
             Self::PreconditionRequired(_) => "Precondition required",
@@ -266,6 +272,7 @@ impl From<StoreError> for ApiError {
             // The store's message may name the conflicting key; keep it out of the body.
             StoreError::Duplicate(_) => Self::Duplicate("the resource already exists".into()),
             StoreError::InvalidCursor => invalid_cursor(),
+            StoreError::Unsupported(why) => Self::NotImplemented(why),
             StoreError::Unexpected(e) => Self::Internal(e),
         }
     }
@@ -400,6 +407,7 @@ mod tests {
         assert_eq!(st(StoreError::VersionConflict { current: 1 }), 409);
         assert_eq!(st(StoreError::Unexpected(anyhow::anyhow!("x"))), 500);
         assert_eq!(st(StoreError::InvalidCursor), 400);
+        assert_eq!(st(StoreError::Unsupported("no replay here".into())), 501);
         assert_eq!(s(DomainError::InvalidCursor), 400);
         match ApiError::from(StoreError::Duplicate("ada@example.com".into())) {
             ApiError::Duplicate(d) => assert!(!d.contains("ada")),

@@ -33,6 +33,9 @@ pub enum StoreError {
     /// A list cursor that this store did not issue.
     #[error("invalid cursor")]
     InvalidCursor,
+    /// This backend cannot do it at all (say why and what to do instead).
+    #[error("not available: {0}")]
+    Unsupported(String),
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -63,6 +66,7 @@ impl From<StoreError> for DomainError {
             StoreError::VersionConflict { current } => DomainError::VersionConflict { current },
             StoreError::Duplicate(_) => DomainError::DuplicateEmail,
             StoreError::InvalidCursor => DomainError::InvalidCursor,
+            e @ StoreError::Unsupported(_) => DomainError::Unexpected(anyhow::anyhow!(e)),
             StoreError::Unexpected(e) => DomainError::Unexpected(e),
         }
     }

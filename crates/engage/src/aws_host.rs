@@ -372,9 +372,9 @@ async fn dead_letter_queue_url(
 struct NoDeadLetters;
 
 fn dlq_unavailable() -> StoreError {
-    StoreError::Unexpected(anyhow::anyhow!(
-        "the email queue's dead-letter queue was not found at start: inspect and redrive it with the SQS console or `aws sqs start-message-move-task`"
-    ))
+    StoreError::Unsupported(
+        "the email queue's dead-letter queue was not found at start: inspect and redrive it with the SQS console or `aws sqs start-message-move-task`".into(),
+    )
 }
 
 #[async_trait]
@@ -400,9 +400,9 @@ struct NoReplay;
 #[async_trait]
 impl StreamReplay for NoReplay {
     async fn replay_from(&self, _: u64) -> Result<u64, StoreError> {
-        Err(StoreError::Unexpected(anyhow::anyhow!(
-            "replay is not available on the AWS backend: DynamoDB streams keep 24 hours; restarting `engage serve` re-reads the last 24 hours of the stream (safe: nothing is sent twice)"
-        )))
+        Err(StoreError::Unsupported(
+            "replay is not available on the AWS backend: DynamoDB streams keep 24 hours; restarting `engage serve` re-reads the last 24 hours of the stream (safe: nothing is sent twice)".into(),
+        ))
     }
 }
 

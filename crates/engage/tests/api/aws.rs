@@ -342,6 +342,12 @@ async fn init_is_idempotent_and_dead_letters_are_listed_and_redriven() {
         .send()
         .await
         .unwrap();
-    assert!(r.status().is_server_error(), "{}", r.status());
+    assert_eq!(r.status(), reqwest::StatusCode::NOT_IMPLEMENTED);
+    let problem: Value = r.json().await.unwrap();
+    assert_eq!(problem["type"], "/problems/not-implemented", "{problem}");
+    assert!(
+        problem["detail"].as_str().unwrap().contains("24 hours"),
+        "{problem}"
+    );
     app.stop().await;
 }
