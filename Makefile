@@ -7,7 +7,7 @@ SHELL := /bin/bash
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/engage/target
 CARGO ?= cargo
 
-.PHONY: run build test infra-test bench bench-llm bench-smtp lint fmt check-tools venv clean-data
+.PHONY: run build test infra-test bench bench-llm bench-smtp bench-lambda lint fmt check-tools venv clean-data
 
 # The project's Python tools (test peers such as llmock), in a venv of its own.
 VENV := $(CURDIR)/.venv
@@ -42,6 +42,13 @@ bench-llm: venv
 bench-smtp: venv
 	$(CARGO) build --release -p engage --example bench_smtp
 	$(CARGO_TARGET_DIR)/release/examples/bench_smtp --out docs/benchmarks.md
+
+## Build the Lambda functions with cargo-lambda (about 15 minutes cold), then their zip sizes and local cold starts beside a plain Node.js runtime loop; writes docs/benchmarks.lambda.md into docs/benchmarks.md.
+bench-lambda: venv
+	@command -v node >/dev/null || { echo "bench-lambda needs Node.js (its baseline)"; exit 1; }
+	$(VENV)/bin/pip install -q --disable-pip-version-check -r tools/bench-requirements.txt
+	$(CARGO) build --release -p engage --example bench_lambda
+	$(CARGO_TARGET_DIR)/release/examples/bench_lambda --out docs/benchmarks.md
 
 ## The AWS CDK app's assertion tests (infra/): offline, no AWS account, Docker or cargo-lambda.
 infra-test:

@@ -384,6 +384,8 @@ async fn main() -> anyhow::Result<()> {
     md.push_str(&common::section_block(&a.out, "llm")?);
     md.push('\n');
     md.push_str(&common::section_block(&a.out, "smtp")?);
+    md.push('\n');
+    md.push_str(&common::section_block(&a.out, "lambda")?);
     let notes = a.out.with_extension("notes.md");
     if notes.exists() {
         md.push('\n');

@@ -10,4 +10,5 @@
 //!   the scheduled sweep (`{"sweep": true}`).
 
 pub mod mailer;
+pub mod start;
 pub mod stream;

@@ -1,0 +1,27 @@
+//! The `api` function: API Gateway (HTTP API) requests to the axum router `engage
+//! serve` uses, over the AWS backend. The configuration, the secrets (the admin
+//! token, the unsubscribe key, the OpenAI key) and the clients are built once, at the
+//! cold start.
+
+use engage_lambda::start::{self, Secret};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    start::logging();
+    let started = start::load(&[
+        Secret::AdminToken,
+        Secret::UnsubscribeKey,
+        Secret::OpenAiKey,
+    ])
+    .await
+    .inspect_err(|e| tracing::error!(error = format!("{e:#}"), "the api function cannot start"))?;
+    let clock = std::sync::Arc::new(engage_core::clock::SystemClock);
+    let host = engage::aws_host::AwsHost::build(&started.config, clock, Some(started.sdk))
+        .await
+        .inspect_err(|e| {
+            tracing::error!(error = format!("{e:#}"), "the api function cannot start")
+        })?;
+    let extra = engage::metrics::counters_router(engage::metrics::install());
+    let router = engage_api::router_with(host.state.clone(), extra);
+    lambda_http::run(router).await
+}

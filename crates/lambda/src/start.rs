@@ -1,0 +1,228 @@
+//! What the three binaries do once, at a cold start: logging, the configuration, the
+//! secrets and the AWS clients. Each `main` then serves its events with what this
+//! built, for the life of the execution environment.
+//!
+//! The configuration is engage's own ([`Config::load`]: `engage.toml` if bundled, then
+//! the `ENGAGE_*` variables the CDK stack sets). The stack passes the secrets as ARNs
+//! (`ENGAGE_AWS__ADMIN_TOKEN_SECRET_ARN`, `…__UNSUBSCRIBE_SECRET_ARN`,
+//! `…__OPENAI_API_KEY_SECRET_ARN`); [`load`] reads the ones a function needs from
+//! Secrets Manager, all at once, before anything is built. A value already in the
+//! environment (`ENGAGE_ADMIN_TOKEN`, `ENGAGE_UNSUBSCRIBE_SECRET`, `OPENAI_API_KEY`)
+//! wins over its ARN, so a function runs without Secrets Manager too.
+
+use anyhow::Context as _;
+use aws_config::SdkConfig;
+use engage::config::{Backend, Config, Overrides};
+use engage_aws::{DynamoClients, DynamoLedger, DynamoSuppressions, SnsPublisher};
+use engage_core::clock::{Clock, SystemClock};
+use engage_core::ports::{ContentGenerator, FeedbackIntake, MailSender};
+use engage_core::processor::Engine;
+use std::sync::Arc;
+
+/// The secrets a function reads at start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Secret {
+    AdminToken,
+    UnsubscribeKey,
+    OpenAiKey,
+}
+
+/// The configuration with its secrets, and the SDK configuration.
+#[derive(Debug)]
+pub struct Started {
+    pub config: Config,
+    pub sdk: SdkConfig,
+}
+
+/// JSON lines on stderr (CloudWatch Logs keeps them), filtered by `RUST_LOG`
+/// (default `info`). Written from the calling thread, not a background one: Lambda
+/// freezes the process as soon as a response is posted, and a line still in a
+/// writer thread's buffer would only appear at the next invocation.
+pub fn logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .with_current_span(false)
+        .try_init();
+}
+
+/// Loads the configuration, reads `secrets` (those not already set) and checks the
+/// result as `engage serve --backend aws` would.
+pub async fn load(secrets: &[Secret]) -> anyhow::Result<Started> {
+    // Loaded as embedded first: the AWS backend's check wants the admin token and the
+    // unsubscribe key, which are only known once read from Secrets Manager below.
+    let mut config = Config::load(&Overrides {
+        backend: Some(Backend::Embedded),
+        ..Overrides::default()
+    })?;
+    let sdk = config.aws.sdk_config().await;
+    let wanted = |s: Secret| secrets.contains(&s);
+    let client = aws_sdk_secretsmanager::Client::new(&sdk);
+    let read = |arn: Option<String>, what: &'static str| {
+        let client = client.clone();
+        async move {
+            match arn {
+                Some(arn) => secret_value(&client, &arn)
+                    .await
+                    .with_context(|| format!("reading the {what} from Secrets Manager"))
+                    .map(Some),
+                None => Ok(None),
+            }
+        }
+    };
+    let aws = &config.aws;
+    let admin_arn = aws
+        .admin_token_secret_arn
+        .clone()
+        .filter(|_| wanted(Secret::AdminToken) && config.admin_token.is_none());
+    let unsubscribe_arn = aws
+        .unsubscribe_secret_arn
+        .clone()
+        .filter(|_| wanted(Secret::UnsubscribeKey) && config.unsubscribe_secret.is_none());
+    let openai_arn = aws.openai_api_key_secret_arn.clone().filter(|_| {
+        wanted(Secret::OpenAiKey)
+            && config.llm.api_key_file.is_none()
+            && std::env::var("OPENAI_API_KEY").map_or(true, |v| v.trim().is_empty())
+    });
+    let (admin, unsubscribe, openai) = tokio::try_join!(
+        read(admin_arn, "admin token"),
+        read(unsubscribe_arn, "unsubscribe key"),
+        read(openai_arn, "OpenAI API key"),
+    )?;
+    if admin.is_some() {
+        config.admin_token = admin;
+    }
+    if unsubscribe.is_some() {
+        config.unsubscribe_secret = unsubscribe;
+    }
+    if let Some(key) = openai {
+        // The LLM settings read the key from `OPENAI_API_KEY` or `llm.api_key_file`;
+        // changing the process's environment is unsafe, so the key goes to a file only
+        // this process's user can read, in the function's private /tmp.
+        config.llm.api_key_file = Some(write_private(
+            &std::env::temp_dir().join("engage-openai-api-key"),
+            &key,
+        )?);
+    }
+    config.backend = Backend::Aws;
+    // The check below wants both; a function that does not use one (only the API
+    // checks bearer tokens, the stream function signs no links) is not granted it.
+    if !wanted(Secret::AdminToken) && config.admin_token.is_none() {
+        config.admin_token = Some("unused-outside-the-api-function".into());
+    }
+    if !wanted(Secret::UnsubscribeKey) && config.unsubscribe_secret.is_none() {
+        config.unsubscribe_secret = Some("unused-by-this-function".into());
+    }
+    config.validate()?;
+    Ok(Started { config, sdk })
+}
+
+async fn secret_value(
+    client: &aws_sdk_secretsmanager::Client,
+    arn: &str,
+) -> anyhow::Result<String> {
+    let out = client
+        .get_secret_value()
+        .secret_id(arn)
+        .send()
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!("{}", aws_sdk_secretsmanager::error::DisplayErrorContext(e))
+        })?;
+    out.secret_string
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .with_context(|| format!("the secret {arn} has no string value"))
+}
+
+fn write_private(path: &std::path::Path, value: &str) -> anyhow::Result<std::path::PathBuf> {
+    use std::io::Write as _;
+    let _ = std::fs::remove_file(path);
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let mut f = opts
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    f.write_all(value.as_bytes())?;
+    Ok(path.to_path_buf())
+}
+
+/// The events topic's publisher (`aws.events_topic_arn`, else found by name).
+pub async fn publisher(started: &Started) -> anyhow::Result<Arc<SnsPublisher>> {
+    let sns = aws_sdk_sns::Client::new(&started.sdk);
+    let aws = &started.config.aws;
+    let arn = match &aws.events_topic_arn {
+        Some(arn) => arn.clone(),
+        None => {
+            let name = aws.resources().events_topic;
+            engage_aws::sns::find_topic_arn(&sns, &name)
+                .await?
+                .with_context(|| format!("the events topic {name} does not exist"))?
+        }
+    };
+    Ok(Arc::new(SnsPublisher::new(sns, arn)))
+}
+
+/// The mailer's engine: the AWS backend's stores and publisher, the configured
+/// generator and sender, as `engage serve --backend aws` builds them, without the
+/// API's state (whose dead-letter queue lookup would cost two round trips at every
+/// cold start and needs grants the mailer does not have).
+pub async fn engine(started: &Started) -> anyhow::Result<Engine> {
+    let config = &started.config;
+    let sdk = &started.sdk;
+    let resources = config.aws.resources();
+    let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let template: Arc<dyn ContentGenerator> = Arc::new(engage_llm::TemplateGenerator);
+    let generator = engage::wiring::generator(config, None, &clock, &template).await?;
+    let secret = config
+        .unsubscribe_secret
+        .as_deref()
+        .context("the mailer needs the unsubscribe key")?;
+    Ok(Engine {
+        clients: Arc::new(DynamoClients::for_resources(dynamodb.clone(), &resources)),
+        ledger: Arc::new(DynamoLedger::new(dynamodb.clone(), &resources)),
+        generator,
+        fallback: template,
+        sender: sender(config, sdk).await?,
+        publisher: publisher(started).await?,
+        suppressions: Arc::new(DynamoSuppressions::new(dynamodb, &resources)),
+        links: engage::wiring::links(config, secret.as_bytes()),
+        clock,
+        config: Arc::new(engage::wiring::engine_config(config)),
+    })
+}
+
+/// The feedback intake (SES notifications), when feedback is on.
+pub fn feedback(started: &Started) -> anyhow::Result<Option<Arc<dyn FeedbackIntake>>> {
+    engage::wiring::feedback(&started.config)
+}
+
+/// SES through the function's SDK configuration (its role's credentials), as
+/// `engage serve --backend aws` does; another sender as configured.
+async fn sender(config: &Config, sdk: &SdkConfig) -> anyhow::Result<Arc<dyn MailSender>> {
+    use engage::config::SenderKind;
+    let m = &config.mail;
+    if m.sender == SenderKind::Ses && m.ses.region.is_none() && m.ses.endpoint_url.is_none() {
+        let ses: Arc<dyn MailSender> = Arc::new(engage_aws::SesSender::with_client(
+            aws_sdk_sesv2::Client::new(sdk),
+            engage_aws::SesSettings {
+                region: None,
+                endpoint_url: None,
+                configuration_set: m.ses.configuration_set.clone(),
+                max_concurrency: m.ses.max_concurrency,
+            },
+        ));
+        return Ok(match m.max_send_rate {
+            Some(rate) => Arc::new(engage_mail::Throttled::new(ses, rate)),
+            None => ses,
+        });
+    }
+    engage::wiring::sender(config).await
+}
