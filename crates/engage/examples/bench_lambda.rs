@@ -11,7 +11,7 @@
 //!     cargo run --release -p engage --example bench_lambda -- --runs 10
 //!
 //! cargo-lambda (and the zig linker it cross-compiles with) comes from PyPI:
-//! `make venv` installs it into `.venv` (`tools/requirements.txt`).
+//! `make bench-lambda` installs it into `.venv` (`tools/bench-requirements.txt`).
 
 mod common;
 
@@ -73,7 +73,7 @@ fn build() {
     let cargo_lambda = venv.join("cargo-lambda");
     assert!(
         cargo_lambda.exists(),
-        "{} is missing: run `make venv` (tools/requirements.txt has cargo-lambda)",
+        "{} is missing: run `make bench-lambda` (it installs tools/bench-requirements.txt, which has cargo-lambda)",
         cargo_lambda.display()
     );
     let path = format!(
@@ -495,7 +495,7 @@ async fn main() {
         "## Lambda functions: size and local cold start\n\n\
          Written by `make bench-lambda` (`crates/engage/examples/bench_lambda.rs`); rerun it to refresh.\n\n\
          - date: {date}\n- machine: {machine}\n\
-         - command: `{BUILD}` (cargo-lambda and zig from `.venv`, `tools/requirements.txt`), then each zip's `bootstrap` started {runs} times\n\
+         - command: `{BUILD}` (cargo-lambda and zig from `.venv`, `tools/bench-requirements.txt`), then each zip's `bootstrap` started {runs} times\n\
          - runtime API: a minimal one served by the benchmark on 127.0.0.1 (`AWS_LAMBDA_RUNTIME_API`): `GET …/invocation/next` hands out one event with its request id and deadline, the time stops at `POST …/invocation/{{id}}/response`\n\
          - AWS: moto 5.2.5 on 127.0.0.1 (`tools/moto_peer.py`), resources made by `engage_aws::init`, the stack's environment (`infra/lib/functions.ts`) with the admin token and unsubscribe key as Secrets Manager ARNs\n\n\
          | measure | result | target | how |\n|---|---|---|---|\n{table}\n\
