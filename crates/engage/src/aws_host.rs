@@ -259,8 +259,9 @@ impl AwsHost {
 }
 
 /// The configured sender; SES without its own region or endpoint goes through the
-/// host's SDK configuration (so its credentials and endpoint are the backend's).
-async fn sender(config: &Config, sdk: &SdkConfig) -> anyhow::Result<Arc<dyn MailSender>> {
+/// host's SDK configuration (so its credentials and endpoint are the backend's). The
+/// Lambda functions use it too.
+pub async fn sender(config: &Config, sdk: &SdkConfig) -> anyhow::Result<Arc<dyn MailSender>> {
     let m = &config.mail;
     if m.sender == SenderKind::Ses && m.ses.region.is_none() && m.ses.endpoint_url.is_none() {
         let ses = engage_aws::SesSender::with_client(

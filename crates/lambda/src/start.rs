@@ -207,22 +207,5 @@ pub fn feedback(started: &Started) -> anyhow::Result<Option<Arc<dyn FeedbackInta
 /// SES through the function's SDK configuration (its role's credentials), as
 /// `engage serve --backend aws` does; another sender as configured.
 async fn sender(config: &Config, sdk: &SdkConfig) -> anyhow::Result<Arc<dyn MailSender>> {
-    use engage::config::SenderKind;
-    let m = &config.mail;
-    if m.sender == SenderKind::Ses && m.ses.region.is_none() && m.ses.endpoint_url.is_none() {
-        let ses: Arc<dyn MailSender> = Arc::new(engage_aws::SesSender::with_client(
-            aws_sdk_sesv2::Client::new(sdk),
-            engage_aws::SesSettings {
-                region: None,
-                endpoint_url: None,
-                configuration_set: m.ses.configuration_set.clone(),
-                max_concurrency: m.ses.max_concurrency,
-            },
-        ));
-        return Ok(match m.max_send_rate {
-            Some(rate) => Arc::new(engage_mail::Throttled::new(ses, rate)),
-            None => ses,
-        });
-    }
-    engage::wiring::sender(config).await
+    engage::aws_host::sender(config, sdk).await
 }
