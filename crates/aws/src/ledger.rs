@@ -37,7 +37,6 @@ use aws_sdk_dynamodb::types::{
 };
 use chrono::{DateTime, Duration, Utc};
 use engage_core::StoreError;
-use engage_core::client::EmailAddress;
 use engage_core::email::{Decision, DeliveryState, Email, EmailStatus, EmailSummary, StatusChange};
 use engage_core::ids::{DecisionId, EmailId, EventId, UserId};
 use engage_core::ports::{
@@ -792,21 +791,6 @@ impl DynamoLedger {
 
 #[async_trait]
 impl Ledger for DynamoLedger {
-    async fn context(
-        &self,
-        user: &UserId,
-        address: &EmailAddress,
-        event: Option<&EventId>,
-        now: DateTime<Utc>,
-    ) -> Result<LedgerContext, StoreError> {
-        let request = ContextRequest {
-            user: user.clone(),
-            address: Some(address.clone()),
-            event: event.cloned(),
-        };
-        self.context_for(&request, now).await
-    }
-
     /// As SQLite answers it: a request without an address is never suppressed, and
     /// still reads the claim, the ledger state and the recent emails.
     async fn contexts(

@@ -171,35 +171,34 @@ pub struct EmailQuery {
 /// The ledger of decisions, emails and scores.
 #[async_trait]
 pub trait Ledger: Send + Sync {
+    /// What the processor reads before deciding for one client: [`Ledger::contexts`]
+    /// for one request.
     async fn context(
         &self,
         user: &UserId,
         address: &EmailAddress,
         event: Option<&EventId>,
         now: DateTime<Utc>,
-    ) -> Result<LedgerContext, StoreError>;
-    /// [`Ledger::context`] for many clients at once, in order. A request without an
-    /// address is never suppressed.
+    ) -> Result<LedgerContext, StoreError> {
+        let request = ContextRequest {
+            user: user.clone(),
+            address: Some(address.clone()),
+            event: event.cloned(),
+        };
+        Ok(self
+            .contexts(std::slice::from_ref(&request), now)
+            .await?
+            .pop()
+            .expect("one context per request"))
+    }
+    /// The contexts of many clients at once, in order: each one's claim of the event,
+    /// ledger state, recent emails and suppression. A request without an address (the
+    /// client is gone) is never suppressed.
     async fn contexts(
         &self,
         requests: &[ContextRequest],
         now: DateTime<Utc>,
-    ) -> Result<Vec<LedgerContext>, StoreError> {
-        let mut out = Vec::with_capacity(requests.len());
-        for r in requests {
-            let mut ctx = match &r.address {
-                Some(a) => self.context(&r.user, a, r.event.as_ref(), now).await?,
-                None => LedgerContext::default(),
-            };
-            if r.address.is_none()
-                && let Some(e) = &r.event
-            {
-                ctx.claim = self.claim_of(e).await?;
-            }
-            out.push(ctx);
-        }
-        Ok(out)
-    }
+    ) -> Result<Vec<LedgerContext>, StoreError>;
     async fn claim_of(&self, event: &EventId) -> Result<Option<Claim>, StoreError>;
     async fn commit(&self, commit: DecisionCommit) -> Result<CommitResult, StoreError>;
     /// Commits each decision on its own terms (as [`Ledger::commit`]), in order; the

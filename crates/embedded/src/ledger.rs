@@ -11,7 +11,6 @@ use crate::{Store, clamp_limit, decode_cursor, encode_cursor, from_json, to_json
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use engage_core::StoreError;
-use engage_core::client::EmailAddress;
 use engage_core::email::{Decision, Email, EmailStatus, EmailSummary, StatusChange};
 use engage_core::ids::{DecisionId, EmailId, EventId, UserId};
 use engage_core::ports::{
@@ -205,22 +204,6 @@ fn commit_in(c: &Connection, encoded: &Encoded) -> Result<CommitResult, StoreErr
 
 #[async_trait]
 impl Ledger for Store {
-    async fn context(
-        &self,
-        user: &UserId,
-        address: &EmailAddress,
-        event: Option<&EventId>,
-        now: DateTime<Utc>,
-    ) -> Result<LedgerContext, StoreError> {
-        let request = ContextRequest {
-            user: user.clone(),
-            address: Some(address.clone()),
-            event: event.cloned(),
-        };
-        let since = ts(now - Duration::days(90));
-        self.db.read(move |c| context_in(c, &request, &since)).await
-    }
-
     async fn contexts(
         &self,
         requests: &[ContextRequest],
