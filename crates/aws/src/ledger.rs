@@ -43,7 +43,7 @@ use engage_core::ports::{
     Claim, CommitResult, ContextRequest, DecisionCommit, EmailQuery, EmailTransition, Ledger,
     LedgerContext, Page,
 };
-use engage_core::score::{EmailStats, ScoreBreakdown};
+use engage_core::score::ScoreBreakdown;
 use futures_util::{StreamExt, TryStreamExt};
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
@@ -344,17 +344,13 @@ impl DynamoLedger {
             .map(|(id, _)| id)
             .collect();
         let recent_emails = self.summaries(ids, &since).await?;
-        let sent = recent_emails.iter().filter(|e| e.status.was_sent()).count() as u32;
-        Ok(LedgerContext {
+        Ok(LedgerContext::new(
             claim,
             last_processed_version,
             recent_emails,
             suppressed,
-            stats: EmailStats {
-                sent_last_90_days: sent,
-            },
             ledger_seq,
-        })
+        ))
     }
 
     /// The summaries of these emails created at `since` or later, newest first.

@@ -108,6 +108,30 @@ pub struct LedgerContext {
     pub ledger_seq: u64,
 }
 
+impl LedgerContext {
+    /// A context from what a store read; the email stats are derived from the recent
+    /// emails (those handed to the provider count as sent).
+    pub fn new(
+        claim: Option<Claim>,
+        last_processed_version: Option<u64>,
+        recent_emails: Vec<EmailSummary>,
+        suppressed: bool,
+        ledger_seq: u64,
+    ) -> Self {
+        let sent = recent_emails.iter().filter(|e| e.status.was_sent()).count() as u32;
+        Self {
+            claim,
+            last_processed_version,
+            recent_emails,
+            suppressed,
+            stats: EmailStats {
+                sent_last_90_days: sent,
+            },
+            ledger_seq,
+        }
+    }
+}
+
 /// What [`Ledger::contexts`] is asked for one client: its id, its address (for the
 /// suppression list; `None` when the client is gone) and the event being decided on.
 #[derive(Debug, Clone)]

@@ -17,7 +17,7 @@ use engage_core::ports::{
     Claim, CommitResult, ContextRequest, DecisionCommit, EmailQuery, EmailTransition, Ledger,
     LedgerContext, Page,
 };
-use engage_core::score::{EmailStats, ScoreBreakdown};
+use engage_core::score::ScoreBreakdown;
 use rusqlite::{Connection, OptionalExtension, params};
 
 /// A client's last decided version and ledger sequence (0 before its first decision).
@@ -103,17 +103,13 @@ fn context_in(
             .map_err(unexpected)?,
         None => false,
     };
-    let sent = recent_emails.iter().filter(|e| e.status.was_sent()).count() as u32;
-    Ok(LedgerContext {
+    Ok(LedgerContext::new(
         claim,
         last_processed_version,
         recent_emails,
         suppressed,
-        stats: EmailStats {
-            sent_last_90_days: sent,
-        },
         ledger_seq,
-    })
+    ))
 }
 
 /// A decision commit with its JSON documents encoded before it reaches the writer

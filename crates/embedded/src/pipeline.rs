@@ -11,7 +11,6 @@
 use crate::Store;
 use crate::queue::{EMAIL_QUEUE, Handoff, QueueSettings, Received};
 use engage_core::StoreError;
-use engage_core::change::Event;
 use engage_core::processor::{Engine, ProcessError};
 use rand::Rng as _;
 use std::collections::VecDeque;
@@ -218,38 +217,8 @@ impl Pipeline {
         &self,
         msgs: Vec<Received>,
     ) -> Result<(Vec<Handled>, Vec<String>), StoreError> {
-        let mut events = Vec::with_capacity(msgs.len());
-        let mut results: Vec<Option<Result<(), ProcessError>>> = Vec::with_capacity(msgs.len());
-        for m in &msgs {
-            match serde_json::from_str::<Event>(&m.body) {
-                Ok(e) => {
-                    events.push(e);
-                    results.push(None);
-                }
-                Err(e) => results.push(Some(Err(ProcessError::Compose(format!(
-                    "undecodable message: {e}"
-                ))))),
-            }
-        }
-        let mut processed = match self.engine.process_batch(&events).await {
-            Ok(r) => r.into_iter().map(|r| r.map(|_| ())).collect::<Vec<_>>(),
-            Err(e) => {
-                let why = e.to_string();
-                events
-                    .iter()
-                    .map(|_| {
-                        Err(ProcessError::Store(StoreError::Unexpected(
-                            anyhow::anyhow!("{why}"),
-                        )))
-                    })
-                    .collect()
-            }
-        }
-        .into_iter();
-        let results: Vec<Result<(), ProcessError>> = results
-            .into_iter()
-            .map(|r| r.unwrap_or_else(|| processed.next().expect("one result per event")))
-            .collect();
+        let bodies: Vec<&str> = msgs.iter().map(|m| m.body.as_str()).collect();
+        let results = self.engine.process_messages(&bodies).await;
 
         let done = msgs
             .iter()

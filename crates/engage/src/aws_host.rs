@@ -16,13 +16,12 @@ use engage_aws::{
     SqsQueue, StreamPoller,
 };
 use engage_core::StoreError;
-use engage_core::change::Event;
 use engage_core::clock::Clock;
 use engage_core::ports::{
     ContentGenerator, DeadLetter, DeadLetters, DependencyHealth, EventPublisher, HealthCheck,
     HealthStatus, MailSender, Page, StreamReplay,
 };
-use engage_core::processor::{Engine, ProcessError};
+use engage_core::processor::Engine;
 use engage_core::service::ClientService;
 use engage_llm::TemplateGenerator;
 use serde_json::json;
@@ -291,37 +290,11 @@ async fn process(
     queue: &SqsQueue,
     msgs: Vec<QueueMessage>,
 ) -> Result<Vec<String>, StoreError> {
-    let mut events = Vec::with_capacity(msgs.len());
-    let mut results: Vec<Option<Result<(), ProcessError>>> = Vec::with_capacity(msgs.len());
-    for m in &msgs {
-        match serde_json::from_str::<Event>(&m.body) {
-            Ok(e) => {
-                events.push(e);
-                results.push(None);
-            }
-            Err(e) => results.push(Some(Err(ProcessError::Compose(format!(
-                "undecodable message: {e}"
-            ))))),
-        }
-    }
-    let mut processed = match engine.process_batch(&events).await {
-        Ok(r) => r.into_iter().map(|r| r.map(|_| ())).collect::<Vec<_>>(),
-        Err(e) => {
-            let why = e.to_string();
-            events
-                .iter()
-                .map(|_| {
-                    Err(ProcessError::Store(StoreError::Unexpected(
-                        anyhow::anyhow!("{why}"),
-                    )))
-                })
-                .collect()
-        }
-    }
-    .into_iter();
+    let bodies: Vec<&str> = msgs.iter().map(|m| m.body.as_str()).collect();
+    let results = engine.process_messages(&bodies).await;
     let mut done = Vec::with_capacity(msgs.len());
     for (msg, result) in msgs.into_iter().zip(results) {
-        match result.unwrap_or_else(|| processed.next().expect("one result per event")) {
+        match result {
             Ok(()) => done.push(msg.receipt),
             Err(e) => {
                 let delay = engage_embedded::pipeline::backoff(msg.receive_count);

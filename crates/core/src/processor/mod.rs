@@ -124,6 +124,45 @@ impl Engine {
             .expect("one result per event")
     }
 
+    /// Processes queue messages whose bodies are events as JSON, answering for each
+    /// body in order: an undecodable body fails on its own, and when the store fails
+    /// as a whole every event fails with it (all may be retried). The embedded and
+    /// the AWS queue workers share this.
+    pub async fn process_messages(&self, bodies: &[&str]) -> Vec<Result<(), ProcessError>> {
+        let mut events = Vec::with_capacity(bodies.len());
+        let mut results: Vec<Option<Result<(), ProcessError>>> = Vec::with_capacity(bodies.len());
+        for body in bodies {
+            match serde_json::from_str::<Event>(body) {
+                Ok(e) => {
+                    events.push(e);
+                    results.push(None);
+                }
+                Err(e) => results.push(Some(Err(ProcessError::Compose(format!(
+                    "undecodable message: {e}"
+                ))))),
+            }
+        }
+        let mut processed = match self.process_batch(&events).await {
+            Ok(r) => r.into_iter().map(|r| r.map(|_| ())).collect::<Vec<_>>(),
+            Err(e) => {
+                let why = e.to_string();
+                events
+                    .iter()
+                    .map(|_| {
+                        Err(ProcessError::Store(StoreError::Unexpected(
+                            anyhow::anyhow!("{why}"),
+                        )))
+                    })
+                    .collect()
+            }
+        }
+        .into_iter();
+        results
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|| processed.next().expect("one result per event")))
+            .collect()
+    }
+
     /// Processes `events`, answering for each in order. The outer `Err` only when the
     /// store fails as a whole (nothing can be said of any event; all may be retried).
     ///
