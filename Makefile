@@ -22,6 +22,8 @@ build:
 
 ## Format check, lints, the CDK app's tests, then every test.
 test: check-tools venv lint infra-test
+	@# The router as the Lambda `api` function builds it (no Swagger UI).
+	$(CARGO) test -q -p engage-api --no-default-features --test router
 	scripts/test-summary.sh $(CARGO) test --workspace --all-targets --no-fail-fast
 
 ## Benchmark the embedded pipeline (BENCH_CLIENTS, default 1,000,000), then the LLM writer and the SMTP sender; writes docs/benchmarks.md.
@@ -58,6 +60,8 @@ infra-test:
 lint:
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	@# engage-lambda alone: its own feature set (engage and engage-api without docs-ui).
+	$(CARGO) clippy -p engage-lambda --all-targets -- -D warnings
 
 fmt:
 	$(CARGO) fmt --all

@@ -102,6 +102,7 @@ export const ENV = {
   ledgerTable: 'ENGAGE_AWS__LEDGER_TABLE',
   eventsTopicArn: 'ENGAGE_AWS__EVENTS_TOPIC_ARN',
   emailQueueUrl: 'ENGAGE_AWS__EMAIL_QUEUE_URL',
+  emailDlqUrl: 'ENGAGE_AWS__EMAIL_DLQ_URL',
   emailQueueArn: 'ENGAGE_AWS__EMAIL_QUEUE_ARN',
   feedbackQueueArn: 'ENGAGE_AWS__FEEDBACK_QUEUE_ARN',
   openAiKeySecretArn: 'ENGAGE_AWS__OPENAI_API_KEY_SECRET_ARN',

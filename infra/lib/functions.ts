@@ -92,6 +92,7 @@ export class Functions extends Construct {
       [ENV.ledgerTable]: data.ledger.tableName,
       [ENV.eventsTopicArn]: messaging.eventsTopic.topicArn,
       [ENV.emailQueueUrl]: messaging.emailQueue.queueUrl,
+      [ENV.emailDlqUrl]: messaging.emailDlq.queueUrl,
       [ENV.emailQueueArn]: messaging.emailQueue.queueArn,
       [ENV.feedbackQueueArn]: messaging.feedbackQueue.queueArn,
       [ENV.openAiKeySecretArn]: this.openAiKey.secretArn,
@@ -118,7 +119,8 @@ export class Functions extends Construct {
         // cargo-lambda builds x86_64 here; arm64 is ~20 % cheaper per GB-s once the
         // build machine can cross-compile (`--arm64` with zig).
         architecture: Architecture.X86_64,
-        bundling: { cargoLambdaFlags: ['--package', LAMBDA_PACKAGE] },
+        // `[profile.lambda]` of the workspace: stripped, LTO, optimised for size.
+        bundling: { cargoLambdaFlags: ['--package', LAMBDA_PACKAGE], profile: 'lambda' },
         memorySize: 256,
         timeout,
         environment,
@@ -186,6 +188,12 @@ export class Functions extends Construct {
     // api: the client records, emails and ledger; its secrets.
     for (const t of [data.users, data.emails, data.ledger]) t.grantReadWriteData(this.api);
     for (const s of [this.openAiKey, this.unsubscribeKey, this.adminToken]) s.grantRead(this.api);
+    // api: `/health` reads the email queue's depth; `/api/v1/dead-letters` looks at
+    // the email DLQ (receive, then visible again), and a redrive sends the event to
+    // the email queue and deletes it from the DLQ.
+    messaging.emailQueue.grant(this.api, 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl');
+    messaging.emailQueue.grantSendMessages(this.api);
+    messaging.emailDlq.grantConsumeMessages(this.api);
 
     // mailer: reads clients; reads and writes emails and the ledger; consumes its
     // queues (the event sources); publishes the sweep's rescore_due events; sends

@@ -550,7 +550,7 @@ describe('engage stack (dev)', () => {
       );
     });
 
-    it('api: reads and writes Users, Emails, Ledger; reads its secrets; no SES, SNS or SQS', () => {
+    it('api: reads and writes Users, Emails, Ledger; reads its secrets; the email queue and its DLQ; no SES or SNS', () => {
       const stmts = policyOf(template, ids.api);
       for (const t of [ids.users, ids.emails, ids.ledger]) {
         expect(actionsOn(stmts, arnOf(t))).toEqual(
@@ -558,8 +558,25 @@ describe('engage stack (dev)', () => {
         );
       }
       const actions = stmts.flatMap((s) => asArray<string>(s.Action));
-      expect(actions.filter((a) => /^(ses|sns|sqs):/.test(a))).toEqual([]);
+      expect(actions.filter((a) => /^(ses|sns):/.test(a))).toEqual([]);
       expect(actions).toContain('secretsmanager:GetSecretValue');
+      // /health reads the queue's depth; a redrive sends to it; nothing consumes it.
+      const queue = actionsOn(stmts, arnOf(ids.emailQueue));
+      expect(queue).toEqual(expect.arrayContaining(['sqs:GetQueueAttributes', 'sqs:SendMessage']));
+      expect(queue.filter((a) => /Receive|Delete/.test(a))).toEqual([]);
+      // /api/v1/dead-letters: look (receive, visible again), redrive (delete).
+      expect(actionsOn(stmts, arnOf(ids.emailDlq))).toEqual(
+        expect.arrayContaining(['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:ReceiveMessage']),
+      );
+      const sqsResources = new Set(
+        stmts
+          .filter((s) => asArray<string>(s.Action).some((a) => a.startsWith('sqs:')))
+          .flatMap((s) => asArray(s.Resource))
+          .map((r) => JSON.stringify(r)),
+      );
+      expect(sqsResources).toEqual(new Set([arnOf(ids.emailQueue), arnOf(ids.emailDlq)].map((r) => JSON.stringify(r))));
+      const env = json.Resources[ids.api].Properties.Environment.Variables;
+      expect(env.ENGAGE_AWS__EMAIL_DLQ_URL).toEqual({ Ref: ids.emailDlq });
     });
 
     it('mailer: reads Users only, writes Emails and Ledger, consumes its queues, SES scoped to identity and configuration set', () => {

@@ -1,7 +1,8 @@
 //! engage's HTTP API: one axum [`Router`] that `engage serve` serves with
 //! `axum::serve` and the Lambda main with `lambda_http`.
 //!
-//! - `GET /health`, `GET /openapi.json` and `GET /docs` (Swagger UI, vendored) are public;
+//! - `GET /health`, `GET /openapi.json` and `GET /docs` (Swagger UI, vendored; the
+//!   `docs-ui` feature, which the Lambda `api` function leaves out) are public;
 //! - `GET`/`POST /u/{token}`, the unsubscribe page and RFC 8058 one-click endpoint, are
 //!   public and answer in HTML (they are for people and mail providers);
 //! - `POST /webhooks/ses`, the mail provider's reports, is public and verifies each
@@ -47,7 +48,6 @@ use tracing::{Level, Span};
 use utoipa::OpenApi as _;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use utoipa_swagger_ui::{Config, SwaggerUi};
 
 /// The largest request body accepted (1 MiB); larger ones get 413.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -90,14 +90,8 @@ pub fn router_with(state: AppState, extra: Router) -> Router {
     let (api, mut doc) = documented(v1).split_for_parts();
     openapi::finish(&mut doc);
 
-    // The validator badge would make the browser call swagger.io; everything the
-    // page loads comes from this server.
-    let swagger = SwaggerUi::new("/docs")
-        .url("/openapi.json", doc)
-        .config(Config::default().validator_url("none"));
-
     api.with_state(state)
-        .merge(swagger)
+        .merge(docs(doc))
         .merge(extra)
         .fallback(problems::not_found)
         // Last, so it reaches every route registered above.
@@ -122,6 +116,35 @@ pub fn router_with(state: AppState, extra: Router) -> Router {
                 .layer(axum::middleware::from_fn(limits::limit_body))
                 .layer(DefaultBodyLimit::max(MAX_BODY_BYTES)),
         )
+}
+
+/// `/openapi.json`, and Swagger UI at `/docs`. The validator badge would make the
+/// browser call swagger.io; everything the page loads comes from this server.
+#[cfg(feature = "docs-ui")]
+fn docs(doc: utoipa::openapi::OpenApi) -> Router {
+    use utoipa_swagger_ui::{Config, SwaggerUi};
+    SwaggerUi::new("/docs")
+        .url("/openapi.json", doc)
+        .config(Config::default().validator_url("none"))
+        .into()
+}
+
+/// `/openapi.json` only (a build without the `docs-ui` feature).
+#[cfg(not(feature = "docs-ui"))]
+fn docs(doc: utoipa::openapi::OpenApi) -> Router {
+    let json = axum::body::Bytes::from(doc.to_json().expect("the OpenAPI document serialises"));
+    Router::new().route(
+        "/openapi.json",
+        axum::routing::get(move || {
+            let json = json.clone();
+            async move {
+                (
+                    [(axum::http::header::CONTENT_TYPE, "application/json")],
+                    json,
+                )
+            }
+        }),
+    )
 }
 
 /// The span of one request: method, route template and request id. Not the raw path:

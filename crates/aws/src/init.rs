@@ -9,7 +9,8 @@
 //! - the email queue's dead-letter queue, and the email queue (visibility timeout
 //!   180 s, redrive to the DLQ after 5 receives), whose policy lets the topic send;
 //! - the queue's subscription to the topic (raw delivery off), with a filter policy
-//!   on `event_type` that lets every event type through.
+//!   on `event_type` that lets every event type through;
+//! - the SES identity emails are sent from, when `resources.ses_identity` names one.
 //!
 //! The CDK stack in `infra/` declares the same resources for real deployments.
 
@@ -184,6 +185,10 @@ pub async fn init(
         &mut updated,
     )
     .await?;
+
+    if let Some(identity) = &resources.ses_identity {
+        ses_identity(config, identity, &mut created).await?;
+    }
 
     Ok(InitReport {
         users_stream_arn,
@@ -443,4 +448,35 @@ async fn subscription(
         updated.push("subscription: raw delivery off".to_string());
     }
     Ok(arn)
+}
+
+/// Creates the SES (v2) email identity `identity` unless it exists.
+async fn ses_identity(
+    config: &aws_config::SdkConfig,
+    identity: &str,
+    created: &mut Vec<String>,
+) -> anyhow::Result<()> {
+    use aws_sdk_sesv2::operation::get_email_identity::GetEmailIdentityError;
+    let ses = aws_sdk_sesv2::Client::new(config);
+    match ses
+        .get_email_identity()
+        .email_identity(identity)
+        .send()
+        .await
+    {
+        Ok(_) => return Ok(()),
+        Err(e)
+            if matches!(
+                e.as_service_error(),
+                Some(GetEmailIdentityError::NotFoundException(_))
+            ) => {}
+        Err(e) => return Err(sdk("looking up the SES identity", e)),
+    }
+    ses.create_email_identity()
+        .email_identity(identity)
+        .send()
+        .await
+        .map_err(|e| sdk("creating the SES identity", e))?;
+    created.push(format!("SES identity {identity}"));
+    Ok(())
 }

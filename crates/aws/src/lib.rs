@@ -4,6 +4,7 @@
 //! key design. [`SqsDeadLetters`] shows and redrives the email queue's dead letters
 //! (within what SQS allows: see its module).
 
+mod checkpoints;
 mod ddb;
 mod dlq;
 pub mod init;
@@ -18,6 +19,7 @@ pub mod tables;
 pub mod testing;
 mod users;
 
+pub use checkpoints::StreamCheckpoints;
 pub use dlq::SqsDeadLetters;
 pub use init::{InitReport, init};
 pub use ledger::{DynamoLedger, create_ledger_tables};

@@ -12,6 +12,7 @@
 //! children, turns records into events exactly as the SQLite tailer does
 //! ([`event_for_change`]) and publishes them with an [`EventPublisher`].
 
+use crate::checkpoints::StreamCheckpoints;
 use crate::users::unexpected;
 use aws_sdk_dynamodbstreams::error::SdkError;
 use aws_sdk_dynamodbstreams::operation::get_records::GetRecordsError;
@@ -116,12 +117,13 @@ pub struct PollReport {
 
 /// Reads the Users table's stream and publishes its events.
 ///
-/// Positions are kept per shard, in memory only: a restarted poller reads every
-/// shard again from `TRIM_HORIZON` (the last 24 hours) and publishes those events
-/// again. That is safe because an event's id is derived from its record's sequence
-/// number and the email processor claims each event id once, so a republished event
-/// is a no-op downstream; it costs a burst of duplicate messages after a restart.
-/// A position only moves once its records' events were published (at least once).
+/// Positions are kept per shard, in memory, and with [`StreamPoller::with_checkpoints`]
+/// also in the Ledger table ([`StreamCheckpoints`]), so a restarted poller resumes
+/// where it stopped. Without checkpoints a restarted poller reads every shard again
+/// from `TRIM_HORIZON` (the last 24 hours) and publishes those events again. Either
+/// way a republished event is safe: its id is derived from its record's sequence
+/// number and the email processor claims each event id once. A position only moves
+/// once its records' events were published (at least once).
 ///
 /// One poller per stream: two would each publish everything (harmless, wasteful).
 pub struct StreamPoller {
@@ -129,6 +131,7 @@ pub struct StreamPoller {
     streams: aws_sdk_dynamodbstreams::Client,
     table: String,
     publisher: Arc<dyn EventPublisher>,
+    checkpoints: Option<StreamCheckpoints>,
     stream_arn: Option<String>,
     shards: HashMap<String, ShardPosition>,
     /// Records per `GetRecords` (at most 1000).
@@ -172,11 +175,18 @@ impl StreamPoller {
             streams,
             table: users_table.into(),
             publisher,
+            checkpoints: None,
             stream_arn: None,
             shards: HashMap::new(),
             page: 1000,
             pages_per_poll: 10,
         }
+    }
+
+    /// Keeps the positions in `checkpoints` too, and starts from those kept there.
+    pub fn with_checkpoints(mut self, checkpoints: StreamCheckpoints) -> Self {
+        self.checkpoints = Some(checkpoints);
+        self
     }
 
     /// Records per `GetRecords` call (1 to 1000).
@@ -218,6 +228,11 @@ impl StreamPoller {
                 tracing::warn!(stream = %arn, "the Users table has a new stream; reading it from its start");
             }
             self.shards.clear();
+            if let Some(c) = &self.checkpoints {
+                for (shard, after) in c.load(&arn).await? {
+                    self.shards.entry(shard).or_default().after = Some(after);
+                }
+            }
             self.stream_arn = Some(arn.clone());
         }
         Ok(arn)
@@ -370,12 +385,15 @@ impl StreamPoller {
                     metrics::counter!("engage_events_total", "type" => t).increment(1);
                 }
             }
-            let position = self.shards.entry(shard.to_string()).or_default();
-            if let Some(last) = records
+            let last = records
                 .iter()
                 .rev()
-                .find_map(|r| r.dynamodb().and_then(|d| d.sequence_number()))
-            {
+                .find_map(|r| r.dynamodb().and_then(|d| d.sequence_number()));
+            if let (Some(last), Some(c)) = (last, &self.checkpoints) {
+                c.save(arn, shard, last).await?;
+            }
+            let position = self.shards.entry(shard.to_string()).or_default();
+            if let Some(last) = last {
                 position.after = Some(last.to_string());
             }
             report.records += records.len();

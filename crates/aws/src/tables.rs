@@ -47,7 +47,10 @@
 //!   one); deleting a client deletes this item;
 //! - a decision: `pk = "user#<user id>"`, `sk = "decision#<at>#<decision id>"`, `body`;
 //! - a suppression: `pk = "suppression#<normalized address>"`, `sk = "suppression"`,
-//!   `email`, `reason`, `created_at`; and `list_shard = "suppressions"` for listing.
+//!   `email`, `reason`, `created_at`; and `list_shard = "suppressions"` for listing;
+//! - the stream poller's position (`engage serve --backend aws` only; Lambda keeps
+//!   its own): `pk = "stream#<stream ARN>"`, `sk = "shard#<shard id>"`, `after`,
+//!   `updated_at` ([`crate::StreamCheckpoints`]).
 //!
 //! Indexes:
 //! - `byRescore`: `rescore_shard` / `next_rescore_at`, keys only (sparse: clients whose
@@ -75,6 +78,10 @@ pub struct Resources {
     pub events_topic: String,
     pub email_queue: String,
     pub email_dlq: String,
+    /// The SES identity (a domain, or one address) emails are sent from; `init`
+    /// creates it when set. In real AWS a new domain identity still needs its DKIM
+    /// records in DNS before SES sends from it.
+    pub ses_identity: Option<String>,
 }
 
 impl Resources {
@@ -87,6 +94,7 @@ impl Resources {
             events_topic: format!("{prefix}-events"),
             email_queue: format!("{prefix}-email"),
             email_dlq: format!("{prefix}-email-dlq"),
+            ses_identity: None,
         }
     }
 }

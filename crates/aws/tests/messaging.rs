@@ -10,7 +10,9 @@ use chrono::Utc;
 use engage_aws::stream::change_record;
 use engage_aws::tables::Resources;
 use engage_aws::testing::Moto;
-use engage_aws::{DynamoClients, InitReport, SnsPublisher, SqsQueue, StreamPoller};
+use engage_aws::{
+    DynamoClients, InitReport, SnsPublisher, SqsQueue, StreamCheckpoints, StreamPoller,
+};
 use engage_core::StoreError;
 use engage_core::change::{Event, EventType, event_for_change};
 use engage_core::client::{Client, NewClient};
@@ -393,6 +395,45 @@ async fn the_poller_publishes_events_that_arrive_in_the_queue() {
     let receipts = got.iter().map(|m| m.receipt.clone()).collect();
     assert_eq!(queue.delete_batch(receipts).await.unwrap(), 2);
     assert!(queue.receive(10, Duration::ZERO).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_poller_with_checkpoints_resumes_after_a_restart() {
+    let env = env().await;
+    let store = env.store();
+    let ada = client("ada-restart@example.com", "Ada");
+    store.insert(ada.clone()).await.unwrap();
+    let checkpoints = || {
+        StreamCheckpoints::new(
+            aws_sdk_dynamodb::Client::new(&env.config),
+            &env.resources.ledger_table,
+        )
+    };
+    let recorder = Arc::new(Recorder::default());
+    let mut first = StreamPoller::new(&env.config, &env.resources.users_table, recorder.clone())
+        .with_checkpoints(checkpoints());
+    assert_eq!(first.poll_once().await.unwrap().events, 1);
+    let kept = first.positions();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    drop(first);
+
+    // A new poller (a restarted host) starts where the first stopped: nothing again.
+    let mut second = StreamPoller::new(&env.config, &env.resources.users_table, recorder.clone())
+        .with_checkpoints(checkpoints());
+    assert_eq!(second.poll_once().await.unwrap().records, 0);
+    assert_eq!(second.positions(), kept);
+    // A later change is published by it, once.
+    let mut v2 = ada.clone();
+    v2.version = 2;
+    v2.consent.email_opt_in = false;
+    store.replace(v2, 1).await.unwrap();
+    assert_eq!(second.poll_once().await.unwrap().events, 1);
+    let types: Vec<_> = recorder.take().iter().map(|e| e.event_type).collect();
+    assert_eq!(types, [EventType::ClientCreated, EventType::ConsentChanged]);
+
+    // Without checkpoints a poller starts at the stream's oldest record.
+    let mut fresh = StreamPoller::new(&env.config, &env.resources.users_table, recorder.clone());
+    assert_eq!(fresh.poll_once().await.unwrap().events, 2);
 }
 
 #[tokio::test]

@@ -13,7 +13,7 @@ use engage_api::{AppState, TokenAuth};
 use engage_aws::tables::Resources;
 use engage_aws::{
     DynamoClients, DynamoLedger, DynamoSuppressions, QueueMessage, SnsPublisher, SqsDeadLetters,
-    SqsQueue, StreamPoller,
+    SqsQueue, StreamCheckpoints, StreamPoller,
 };
 use engage_core::StoreError;
 use engage_core::clock::Clock;
@@ -126,7 +126,10 @@ impl AwsHost {
             clock: clock.clone(),
             config: Arc::new(crate::wiring::engine_config(config)),
         };
-        let dlq_url = dead_letter_queue_url(&sqs, queue.url(), &resources.email_dlq).await;
+        let dlq_url = match &config.aws.email_dlq_url {
+            Some(url) => Some(url.clone()),
+            None => dead_letter_queue_url(&sqs, queue.url(), &resources.email_dlq).await,
+        };
         let dead_letters: Arc<dyn DeadLetters> = match &dlq_url {
             Some(url) => Arc::new(SqsDeadLetters::new(
                 sqs.clone(),
@@ -198,7 +201,12 @@ impl AwsHost {
             &self.sdk,
             self.resources.users_table.clone(),
             self.publisher.clone() as Arc<dyn EventPublisher>,
-        );
+        )
+        // A restart resumes after the last record handled.
+        .with_checkpoints(StreamCheckpoints::new(
+            aws_sdk_dynamodb::Client::new(&self.sdk),
+            self.resources.ledger_table.clone(),
+        ));
         let mut stop = shutdown.clone();
         set.spawn(poller.run(STREAM_IDLE, async move {
             let _ = stop.wait_for(|s| *s).await;

@@ -200,7 +200,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         } => {
             let config = common.config()?;
             let sdk = config.aws.sdk_config().await;
-            let report = engage_aws::init(&sdk, &config.aws.resources())
+            let mut resources = config.aws.resources();
+            // Sending through SES: the domain of `from` as its identity.
+            if matches!(config.mail.sender, engage::config::SenderKind::Ses) {
+                resources.ses_identity = Some(config.engine.from_domain().to_string());
+            }
+            let report = engage_aws::init(&sdk, &resources)
                 .await
                 .map_err(|e| anyhow::anyhow!("aws init: {e:#}"))?;
             print!("{}", engage::aws_host::describe_init(&report));

@@ -12,7 +12,7 @@
 
 use anyhow::Context as _;
 use aws_config::SdkConfig;
-use engage::config::{Backend, Config, Overrides};
+use engage::config::{Backend, Config, Overrides, Secrets};
 use engage_aws::{DynamoClients, DynamoLedger, DynamoSuppressions, SnsPublisher};
 use engage_core::clock::{Clock, SystemClock};
 use engage_core::ports::{ContentGenerator, FeedbackIntake, MailSender};
@@ -53,10 +53,9 @@ pub fn logging() {
 /// Loads the configuration, reads `secrets` (those not already set) and checks the
 /// result as `engage serve --backend aws` would.
 pub async fn load(secrets: &[Secret]) -> anyhow::Result<Started> {
-    // Loaded as embedded first: the AWS backend's check wants the admin token and the
-    // unsubscribe key, which are only known once read from Secrets Manager below.
-    let mut config = Config::load(&Overrides {
-        backend: Some(Backend::Embedded),
+    // The secrets are checked once read from Secrets Manager, below.
+    let mut config = Config::load_settings(&Overrides {
+        backend: Some(Backend::Aws),
         ..Overrides::default()
     })?;
     let sdk = config.aws.sdk_config().await;
@@ -108,16 +107,12 @@ pub async fn load(secrets: &[Secret]) -> anyhow::Result<Started> {
             &key,
         )?);
     }
-    config.backend = Backend::Aws;
-    // The check below wants both; a function that does not use one (only the API
-    // checks bearer tokens, the stream function signs no links) is not granted it.
-    if !wanted(Secret::AdminToken) && config.admin_token.is_none() {
-        config.admin_token = Some("unused-outside-the-api-function".into());
-    }
-    if !wanted(Secret::UnsubscribeKey) && config.unsubscribe_secret.is_none() {
-        config.unsubscribe_secret = Some("unused-by-this-function".into());
-    }
-    config.validate()?;
+    // Only what this function uses: the stream function is granted neither secret,
+    // the mailer only the unsubscribe key.
+    config.require_secrets(Secrets {
+        admin_token: wanted(Secret::AdminToken),
+        unsubscribe_secret: wanted(Secret::UnsubscribeKey),
+    })?;
     Ok(Started { config, sdk })
 }
 

@@ -35,6 +35,11 @@ async fn the_document_and_the_docs_are_served_publicly() {
         "served = openapi()"
     );
 
+    docs_ui(&app).await;
+}
+
+#[cfg(feature = "docs-ui")]
+async fn docs_ui(app: &TestApp) {
     let a = app.get_public("/docs/").await;
     assert_eq!(a.status, 200);
     let html = a.text();
@@ -47,6 +52,14 @@ async fn the_document_and_the_docs_are_served_publicly() {
     assert!(js.contains("/openapi.json"), "{js}");
     let compact: String = js.split_whitespace().collect();
     assert!(compact.contains("\"validatorUrl\":\"none\""), "{js}");
+}
+
+/// Without `docs-ui` (the Lambda `api` function) there is no `/docs`.
+#[cfg(not(feature = "docs-ui"))]
+async fn docs_ui(app: &TestApp) {
+    let a = app.get_public("/docs/").await;
+    assert_eq!(a.status, 404);
+    assert_eq!(a.header("content-type"), "application/problem+json");
 }
 
 #[tokio::test]

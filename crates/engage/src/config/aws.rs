@@ -22,6 +22,9 @@ pub struct AwsConfig {
     pub events_topic_arn: Option<String>,
     /// Unset: the queue `{prefix}-email`, found by name.
     pub email_queue_url: Option<String>,
+    /// The email queue's dead-letter queue (operators' `/api/v1/dead-letters`).
+    /// Unset: the one the email queue's redrive policy names, looked up at start.
+    pub email_dlq_url: Option<String>,
     /// Used by the Lambda functions (their event source mappings and secrets); the
     /// server accepts them so the stack's environment loads, and ignores them.
     pub email_queue_arn: Option<String>,
@@ -46,6 +49,7 @@ impl Default for AwsConfig {
             ledger_table: None,
             events_topic_arn: None,
             email_queue_url: None,
+            email_dlq_url: None,
             email_queue_arn: None,
             feedback_queue_arn: None,
             openai_api_key_secret_arn: None,

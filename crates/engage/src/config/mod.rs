@@ -107,6 +107,22 @@ impl Default for Config {
     }
 }
 
+/// The secrets a process on the AWS backend needs ([`Config::require_secrets`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Secrets {
+    /// Bearer tokens of the API (`engage serve`, the `api` function).
+    pub admin_token: bool,
+    /// The key of unsubscribe links (whatever signs or checks them).
+    pub unsubscribe_secret: bool,
+}
+
+impl Secrets {
+    pub const ALL: Secrets = Secrets {
+        admin_token: true,
+        unsubscribe_secret: true,
+    };
+}
+
 /// Flags that override every other source.
 #[derive(Debug, Clone, Default)]
 pub struct Overrides {
@@ -118,6 +134,15 @@ pub struct Overrides {
 impl Config {
     /// Reads the configuration from its sources; `Err` names the bad key.
     pub fn load(overrides: &Overrides) -> anyhow::Result<Self> {
+        let config = Self::load_settings(overrides)?;
+        config.require_secrets(Secrets::ALL)?;
+        Ok(config)
+    }
+
+    /// As [`Config::load`], without requiring the AWS backend's secrets: for a
+    /// process that reads them from elsewhere (a Lambda function, from Secrets
+    /// Manager) and then checks the ones it uses with [`Config::require_secrets`].
+    pub fn load_settings(overrides: &Overrides) -> anyhow::Result<Self> {
         let named = std::env::var_os("ENGAGE_CONFIG").map(PathBuf::from);
         if let Some(f) = &named
             && !f.exists()
@@ -152,11 +177,42 @@ impl Config {
         let config: Config = fig
             .extract()
             .map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
-        config.validate()?;
+        config.validate_settings()?;
         Ok(config)
     }
 
+    /// Every check: the settings, and on the AWS backend both secrets.
     pub fn validate(&self) -> anyhow::Result<()> {
+        self.validate_settings()?;
+        self.require_secrets(Secrets::ALL)
+    }
+
+    /// On the AWS backend, the secrets `needed` must be set: there is no data
+    /// directory to create and keep them in. The embedded backend needs none.
+    pub fn require_secrets(&self, needed: Secrets) -> anyhow::Result<()> {
+        if self.backend != Backend::Aws {
+            return Ok(());
+        }
+        if needed.admin_token && self.admin_token.as_ref().is_none_or(|t| t.len() < 16) {
+            anyhow::bail!(
+                "configuration: backend `aws` needs admin_token (ENGAGE_ADMIN_TOKEN, at least 16 characters)"
+            );
+        }
+        if needed.unsubscribe_secret
+            && self
+                .unsubscribe_secret
+                .as_ref()
+                .is_none_or(|s| s.len() < 16)
+        {
+            anyhow::bail!(
+                "configuration: backend `aws` needs unsubscribe_secret (ENGAGE_UNSUBSCRIBE_SECRET, at least 16 characters)"
+            );
+        }
+        Ok(())
+    }
+
+    /// Every check but the secrets'.
+    pub fn validate_settings(&self) -> anyhow::Result<()> {
         self.engine
             .validate()
             .map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
@@ -185,23 +241,7 @@ impl Config {
                 p.batch_size
             );
         }
-        self.aws.validate()?;
-        if self.backend == Backend::Aws {
-            // The AWS host has no data directory to keep secrets in.
-            match &self.admin_token {
-                Some(t) if t.len() >= 16 => {}
-                _ => anyhow::bail!(
-                    "configuration: backend `aws` needs admin_token (ENGAGE_ADMIN_TOKEN, at least 16 characters)"
-                ),
-            }
-            match &self.unsubscribe_secret {
-                Some(s) if s.len() >= 16 => {}
-                _ => anyhow::bail!(
-                    "configuration: backend `aws` needs unsubscribe_secret (ENGAGE_UNSUBSCRIBE_SECRET, at least 16 characters)"
-                ),
-            }
-        }
-        Ok(())
+        self.aws.validate()
     }
 
     /// Renders every campaign's template for a sample client and runs the content

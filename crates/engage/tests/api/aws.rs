@@ -30,7 +30,10 @@ struct AwsApp {
 }
 
 async fn spawn_aws_app() -> AwsApp {
-    let moto = Moto::start().await;
+    spawn_aws_app_with(Moto::start().await, |_| {}).await
+}
+
+async fn spawn_aws_app_with(moto: Moto, tweak: impl FnOnce(&mut Config)) -> AwsApp {
     let report = engage_aws::init(&moto.sdk_config(), &Default::default())
         .await
         .expect("init creates the resources");
@@ -48,6 +51,7 @@ async fn spawn_aws_app() -> AwsApp {
     config.aws.region = Some("us-east-1".into());
     config.pipeline.autostart = true;
     config.pipeline.workers = 2;
+    tweak(&mut config);
     config.validate().expect("a valid configuration");
     let clock = Arc::new(ManualClock::new(t0()));
     let app = Application::build_with(config, clock, Some(moto.sdk_config()))
@@ -349,5 +353,72 @@ async fn init_is_idempotent_and_dead_letters_are_listed_and_redriven() {
         problem["detail"].as_str().unwrap().contains("24 hours"),
         "{problem}"
     );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_failing_message_is_released_with_backoff_and_reaches_the_dead_letter_queue() {
+    use aws_sdk_sqs::types::QueueAttributeName as A;
+    // A queue like the email queue, but moved to its DLQ after 2 receives.
+    let moto = Moto::start().await;
+    let sqs = aws_sdk_sqs::Client::new(&moto.sdk_config());
+    let dlq_url = sqs
+        .create_queue()
+        .queue_name("poison-dlq")
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let dlq_arn = "arn:aws:sqs:us-east-1:123456789012:poison-dlq";
+    let queue_url = sqs
+        .create_queue()
+        .queue_name("poison")
+        .attributes(
+            A::RedrivePolicy,
+            json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "2"}).to_string(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let (q, d) = (queue_url.clone(), dlq_url.clone());
+    let mut app = spawn_aws_app_with(moto, move |c| {
+        c.aws.email_queue_url = Some(q);
+        c.aws.email_dlq_url = Some(d);
+    })
+    .await;
+    let sent = std::time::Instant::now();
+    sqs.send_message()
+        .queue_url(&queue_url)
+        .message_body("{not json")
+        .send()
+        .await
+        .unwrap();
+
+    // Each failed receive releases it with a backoff (1.75 to 2.25 s after the first,
+    // twice that after the second); the receive after the second failure moves it to
+    // the DLQ. So it cannot get there sooner than 5.25 s after it was sent: a lower
+    // bound, which a loaded machine only makes longer. Released at once instead, it
+    // would be there within a few hundred milliseconds.
+    let sdk = app.moto.sdk_config();
+    let mut arrived = None;
+    for _ in 0..600 {
+        if queue_depth(&sdk, &dlq_url).await == 1 {
+            arrived = Some(sent.elapsed());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let arrived = arrived.expect("in the DLQ within a minute");
+    assert!(
+        arrived >= Duration::from_millis(5250),
+        "moved after {arrived:?}: the failures were not backed off"
+    );
+    assert_eq!(queue_depth(&sdk, &queue_url).await, 0);
+    let letters = app.items("/api/v1/dead-letters").await;
+    assert_eq!(letters.len(), 1, "{letters:?}");
+    assert_eq!(letters[0]["source_queue"], "poison");
     app.stop().await;
 }
