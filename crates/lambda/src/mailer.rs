@@ -42,9 +42,10 @@ fn body_of(raw: &str) -> Result<Body, String> {
 }
 
 fn failure(m: &SqsMessage) -> BatchItemFailure {
-    BatchItemFailure {
-        item_identifier: m.message_id.clone().unwrap_or_default(),
-    }
+    // The response types are `#[non_exhaustive]`: built from their defaults.
+    let mut f = BatchItemFailure::default();
+    f.item_identifier = m.message_id.clone().unwrap_or_default();
+    f
 }
 
 /// Handles one invocation's payload: an SQS batch, or the sweep.
@@ -108,9 +109,9 @@ pub async fn handle_sqs(
             }
         }
     }
-    SqsBatchResponse {
-        batch_item_failures: failed,
-    }
+    let mut response = SqsBatchResponse::default();
+    response.batch_item_failures = failed;
+    response
 }
 
 /// Takes in one provider notification; false when it should be retried.

@@ -75,15 +75,17 @@ pub async fn handle(publisher: &dyn EventPublisher, batch: DynamoDbEvent) -> Dyn
                 batch
                     .records
                     .first()
-                    .map(|r| DynamoDbBatchItemFailure {
-                        item_identifier: r.change.sequence_number.clone(),
+                    .map(|r| {
+                        let mut f = DynamoDbBatchItemFailure::default();
+                        f.item_identifier = r.change.sequence_number.clone();
+                        f
                     })
                     .into_iter()
                     .collect()
             }
         }
     };
-    DynamoDbEventResponse {
-        batch_item_failures: failures,
-    }
+    let mut response = DynamoDbEventResponse::default();
+    response.batch_item_failures = failures;
+    response
 }
