@@ -170,15 +170,7 @@ impl Export {
                         ..ClientQuery::default()
                     })
                     .await?;
-                let views: Vec<ClientView> = page
-                    .items
-                    .into_iter()
-                    .map(|c| ClientView {
-                        client: c.client,
-                        score: c.score,
-                        tier: c.tier,
-                    })
-                    .collect();
+                let views: Vec<ClientView> = page.items.into_iter().map(ClientView::from).collect();
                 encode(out, self.format, &views, |v| {
                     csv_record(&v.client, v.score, v.tier)
                 })?;

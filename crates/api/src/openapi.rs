@@ -23,6 +23,8 @@ pub(crate) const BEARER: &str = "bearer";
         (name = "users", description = "Client records, their activity, score, emails and decisions"),
         (name = "emails", description = "Engagement emails in the ledger"),
         (name = "suppressions", description = "Addresses never to email"),
+        (name = "campaigns", description = "The campaigns the engine is configured with"),
+        (name = "stats", description = "Counts for the console's dashboard"),
         (name = "health", description = "Service health"),
         (name = "unsubscribe", description = "The public pages an email's unsubscribe link \
             opens: HTML for people, and the RFC 8058 one-click endpoint for mail providers"),

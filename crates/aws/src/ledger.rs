@@ -40,8 +40,8 @@ use engage_core::StoreError;
 use engage_core::email::{Decision, DeliveryState, Email, EmailStatus, EmailSummary, StatusChange};
 use engage_core::ids::{DecisionId, EmailId, EventId, UserId};
 use engage_core::ports::{
-    Claim, CommitResult, ContextRequest, DecisionCommit, EmailQuery, EmailTransition, Ledger,
-    LedgerContext, Page,
+    Claim, CommitResult, ContextRequest, DecisionCommit, EmailActivity, EmailQuery,
+    EmailTransition, Ledger, LedgerContext, Page,
 };
 use engage_core::score::ScoreBreakdown;
 use futures_util::{StreamExt, TryStreamExt};
@@ -1219,6 +1219,20 @@ impl Ledger for DynamoLedger {
             .and_then(|i| opt_s(&i, "body").map(str::to_string))
             .map(|b| from_json(&b))
             .transpose()
+    }
+
+    async fn sent_message(&self, _id: &EmailId) -> Result<Option<Vec<u8>>, StoreError> {
+        Err(StoreError::Unsupported(
+            "the message as sent is not kept on the AWS backend: SES keeps no copy".into(),
+        ))
+    }
+
+    async fn email_activity(&self, _since: DateTime<Utc>) -> Result<EmailActivity, StoreError> {
+        Err(StoreError::Unsupported(
+            "email counts by day are not available on the DynamoDB backend: the emails \
+             table has no index that counts them without reading every email of the period"
+                .into(),
+        ))
     }
 }
 

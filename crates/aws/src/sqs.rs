@@ -176,7 +176,8 @@ impl SqsQueue {
             .change_message_visibility()
             .queue_url(&self.url)
             .receipt_handle(receipt)
-            .visibility_timeout(delay.as_secs().min(43_200) as i32)
+            // Whole seconds, rounded up: truncating made a 1.75 s backoff 1 s.
+            .visibility_timeout(delay.as_secs_f64().ceil().min(43_200.0) as i32)
             .send()
             .await
             .map_err(|e| unexpected("releasing a message", e))?;

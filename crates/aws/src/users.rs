@@ -21,10 +21,12 @@ use aws_sdk_dynamodb::types::{
 use base64::Engine as _;
 use chrono::SecondsFormat;
 use engage_core::StoreError;
+use engage_core::change::ClientChange;
 use engage_core::client::{Client, EmailAddress};
 use engage_core::ids::UserId;
 use engage_core::ports::{
-    ClientImport, ClientQuery, ClientStore, ClientWithScore, ClientWrite, Page,
+    ClientImport, ClientQuery, ClientSort, ClientStats, ClientStore, ClientWithScore, ClientWrite,
+    Page,
 };
 use engage_core::score::Tier;
 use futures_util::future::try_join_all;
@@ -264,6 +266,38 @@ impl DynamoClients {
         Ok(out.item.filter(|i| get_s(i, "kind") == Some(KIND_USER)))
     }
 
+    /// Which of these normalized addresses (distinct, at most 100) are on the
+    /// suppression list: one `BatchGetItem` of their suppression items.
+    async fn suppressed_among(&self, addresses: &[String]) -> Result<HashSet<String>, StoreError> {
+        if addresses.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let keys = build(
+            KeysAndAttributes::builder()
+                .set_keys(Some(
+                    addresses
+                        .iter()
+                        .collect::<HashSet<_>>()
+                        .into_iter()
+                        .map(|a| crate::suppressions::suppression_key(a))
+                        .collect(),
+                ))
+                .projection_expression("#email")
+                .expression_attribute_names("#email", "email")
+                .consistent_read(true)
+                .build(),
+        )?;
+        let mut got = self
+            .batch_get(HashMap::from([(self.ledger_table.clone(), keys)]))
+            .await?;
+        Ok(got
+            .remove(&self.ledger_table)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|i| get_s(i, "email").map(str::to_string))
+            .collect())
+    }
+
     async fn score_item(&self, id: &UserId) -> Result<Option<Item>, StoreError> {
         let out = self
             .client
@@ -441,6 +475,11 @@ impl DynamoClients {
             let score = scores.get(client.id.as_str());
             out.insert(client.id.as_str().to_string(), with_score(client, score));
         }
+        let addresses: Vec<String> = out.values().map(|c| c.client.email.normalized()).collect();
+        let suppressed = self.suppressed_among(&addresses).await?;
+        for c in out.values_mut() {
+            c.suppressed = suppressed.contains(&c.client.email.normalized());
+        }
         Ok(out)
     }
 
@@ -508,6 +547,8 @@ fn with_score(client: Client, score: Option<&Item>) -> ClientWithScore {
             .and_then(|i| get_n(i, "score"))
             .map(|s| s.min(u8::MAX.into()) as u8),
         tier: score.and_then(|i| get_s(i, "tier")).and_then(Tier::parse),
+        // Read apart, by address: see `suppressed_among`.
+        suppressed: false,
     }
 }
 
@@ -578,7 +619,13 @@ impl ClientStore for DynamoClients {
         let Some(user) = user else {
             return Ok(None);
         };
-        Ok(Some(with_score(client_of(&user)?, score.as_ref())))
+        let mut found = with_score(client_of(&user)?, score.as_ref());
+        let address = found.client.email.normalized();
+        found.suppressed = self
+            .suppressed_among(std::slice::from_ref(&address))
+            .await?
+            .contains(&address);
+        Ok(Some(found))
     }
 
     /// Puts the new user item if the stored one is at `expected_version`; when the
@@ -677,6 +724,14 @@ impl ClientStore for DynamoClients {
     /// case-insensitive prefix of the address, first or last name; a tier, which
     /// only clients with a stored score have) and the cursors are SQLite's.
     async fn list(&self, q: &ClientQuery) -> Result<Page<ClientWithScore>, StoreError> {
+        if q.sort != ClientSort::Id {
+            // The table has no index by score or activity: sorting would read it all.
+            return Err(StoreError::Unsupported(format!(
+                "sorting clients by `{}` is not available on the DynamoDB backend; \
+                 clients are listed in id order",
+                q.sort.as_str()
+            )));
+        }
         let limit = q.limit.clamp(1, 1000) as usize;
         let after = q.cursor.as_deref().map(decode_cursor).transpose()?;
         let search = q.search.as_deref().map(norm).filter(|s| !s.is_empty());
@@ -687,7 +742,8 @@ impl ClientStore for DynamoClients {
             for id in chunk {
                 // A client deleted since the scan is simply not listed.
                 let Some(c) = found.remove(id) else { continue };
-                if q.tier.is_some_and(|t| c.tier != Some(t)) {
+                // Filtered as read, like the search: the scan pages through them.
+                if !q.admits(&c) {
                     continue;
                 }
                 if items.len() == limit {
@@ -704,6 +760,27 @@ impl ClientStore for DynamoClients {
             items,
             next_cursor: None,
         })
+    }
+
+    async fn changes(
+        &self,
+        _user: &UserId,
+        _cursor: Option<String>,
+        _limit: u32,
+    ) -> Result<Page<ClientChange>, StoreError> {
+        Err(StoreError::Unsupported(
+            "a client's change log is not available on the DynamoDB backend: the table's \
+             stream keeps 24 hours of changes, by shard, with no per-client log"
+                .into(),
+        ))
+    }
+
+    async fn stats(&self) -> Result<ClientStats, StoreError> {
+        Err(StoreError::Unsupported(
+            "client counts are not available on the DynamoDB backend: they would take a \
+             scan of the whole users table"
+                .into(),
+        ))
     }
 }
 

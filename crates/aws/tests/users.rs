@@ -10,7 +10,7 @@ use engage_aws::testing::Moto;
 use engage_core::StoreError;
 use engage_core::client::{Client, EmailAddress, NewClient};
 use engage_core::ids::UserId;
-use engage_core::ports::{ClientImport, ClientQuery, ClientStore, ClientWrite};
+use engage_core::ports::{ClientImport, ClientQuery, ClientStore, ClientWrite, SuppressionStore};
 use engage_core::score::Tier;
 
 struct Env {
@@ -333,6 +333,7 @@ async fn list_filters_by_prefix_and_tier_and_pages_by_id() {
             tier,
             cursor,
             limit,
+            ..ClientQuery::default()
         };
         let store = env.store.clone();
         async move { store.list(&q).await }
@@ -412,6 +413,67 @@ async fn list_filters_by_prefix_and_tier_and_pages_by_id() {
         .await
         .unwrap_err();
     assert!(matches!(e, StoreError::InvalidCursor), "{e:?}");
+}
+
+#[tokio::test]
+async fn list_filters_by_consent_marks_suppressed_clients_and_refuses_sorts() {
+    let env = env().await;
+    let ada = client("ada@example.com", "Ada", None);
+    let mut grace = client("grace@example.com", "Grace", None);
+    grace.consent.unsubscribed = true;
+    grace.consent.email_opt_in = false;
+    env.store.insert(ada.clone()).await.unwrap();
+    env.store.insert(grace.clone()).await.unwrap();
+    let suppressions = engage_aws::DynamoSuppressions::new(env.ddb.clone(), &env.resources);
+    suppressions
+        .add(&grace.email, "bounce", chrono::Utc::now())
+        .await
+        .unwrap();
+
+    let list = |q: ClientQuery| {
+        let store = env.store.clone();
+        async move { store.list(&ClientQuery { limit: 50, ..q }).await }
+    };
+    let emails = |page: &engage_core::ports::Page<engage_core::ports::ClientWithScore>| {
+        page.items
+            .iter()
+            .map(|c| (c.client.email.as_str().to_string(), c.suppressed))
+            .collect::<Vec<_>>()
+    };
+    let subscribed = list(ClientQuery {
+        subscribed: Some(true),
+        ..ClientQuery::default()
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        emails(&subscribed),
+        [("ada@example.com".to_string(), false)]
+    );
+    let not_opted_in = list(ClientQuery {
+        email_opt_in: Some(false),
+        ..ClientQuery::default()
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        emails(&not_opted_in),
+        [("grace@example.com".to_string(), true)]
+    );
+    let got = env.store.get_with_score(&grace.id).await.unwrap().unwrap();
+    assert!(got.suppressed);
+
+    let sorted = list(ClientQuery {
+        sort: engage_core::ports::ClientSort::ScoreDesc,
+        ..ClientQuery::default()
+    })
+    .await
+    .unwrap_err();
+    assert!(matches!(sorted, StoreError::Unsupported(_)), "{sorted:?}");
+    let changes = env.store.changes(&ada.id, None, 10).await.unwrap_err();
+    assert!(matches!(changes, StoreError::Unsupported(_)), "{changes:?}");
+    let stats = env.store.stats().await.unwrap_err();
+    assert!(matches!(stats, StoreError::Unsupported(_)), "{stats:?}");
 }
 
 #[tokio::test]

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 /// The state a campaign waits for.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Trigger {
     /// The client signed up less than `within_days` ago.
@@ -24,6 +25,39 @@ pub enum Trigger {
 }
 
 impl Trigger {
+    /// The trigger in plain words, for people reading the configuration.
+    pub fn describe(&self) -> String {
+        let days = |n: i64| {
+            if n == 1 {
+                "1 day".to_string()
+            } else {
+                format!("{n} days")
+            }
+        };
+        match self {
+            Trigger::NewClient { within_days } => {
+                format!("The client signed up less than {} ago.", days(*within_days))
+            }
+            Trigger::ProfileIncomplete { below } => {
+                format!("The client's style profile is less than {below}% complete.")
+            }
+            Trigger::FixAwaitingFeedback { after_days } => format!(
+                "The client's latest Fix was delivered at least {} ago and has no feedback yet.",
+                days(*after_days)
+            ),
+            Trigger::TierIn { tiers } => {
+                let names: Vec<&str> = tiers.iter().map(Tier::as_str).collect();
+                match names.as_slice() {
+                    [one] => format!("The client is in the {one} tier."),
+                    [rest @ .., last] => {
+                        format!("The client is in the {} or {last} tier.", rest.join(", "))
+                    }
+                    [] => "Never (no tier is listed).".to_string(),
+                }
+            }
+        }
+    }
+
     pub fn matches(&self, c: &Client, s: &ScoreBreakdown, now: DateTime<Utc>) -> bool {
         match self {
             Trigger::NewClient { within_days } => now - c.created_at < Duration::days(*within_days),
@@ -151,4 +185,34 @@ pub fn default_campaigns() -> Vec<Campaign> {
             ],
         ),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_default_trigger_reads_as_a_sentence() {
+        let described: Vec<String> = default_campaigns()
+            .iter()
+            .map(|c| c.trigger.describe())
+            .collect();
+        assert_eq!(
+            described,
+            [
+                "The client signed up less than 7 days ago.",
+                "The client's latest Fix was delivered at least 3 days ago and has no feedback yet.",
+                "The client is in the at_risk tier.",
+                "The client is in the lapsing or dormant tier.",
+                "The client's style profile is less than 60% complete.",
+            ]
+        );
+        let three = Trigger::TierIn {
+            tiers: vec![Tier::New, Tier::Engaged, Tier::Champion],
+        };
+        assert_eq!(
+            three.describe(),
+            "The client is in the new, engaged or champion tier."
+        );
+    }
 }

@@ -173,6 +173,52 @@ pub fn event_for_change(change: &ChangeRecord) -> Option<Event> {
     })
 }
 
+/// One entry of a client's change log, as the API lists it: what the stream
+/// processor made of one committed write.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ClientChange {
+    /// The change stream's sequence number.
+    pub seq: u64,
+    /// When the write committed.
+    pub at: DateTime<Utc>,
+    /// The event the write was published as; null for a write that changed nothing
+    /// engagement reads (bookkeeping only), which publishes no event.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    pub event_type: Option<EventType>,
+    /// The client's version after the write (for a deletion, the last version).
+    pub version: u64,
+    /// The fields the write changed (empty for a creation or deletion).
+    pub changed_fields: Vec<String>,
+}
+
+impl ClientChange {
+    /// The log entry of a change record, as [`event_for_change`] reads it.
+    pub fn of(record: &ChangeRecord, seq: u64) -> Self {
+        let version = record
+            .new
+            .as_ref()
+            .or(record.old.as_ref())
+            .map_or(0, |c| c.version);
+        match event_for_change(record) {
+            Some(e) => Self {
+                seq,
+                at: record.committed_at,
+                event_type: Some(e.event_type),
+                version: e.user_version,
+                changed_fields: e.changed_fields,
+            },
+            None => Self {
+                seq,
+                at: record.committed_at,
+                event_type: None,
+                version,
+                changed_fields: vec![],
+            },
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -218,6 +264,25 @@ mod tests {
         new.version += 1;
         new.updated_at += chrono::Duration::seconds(1);
         assert_eq!(event_for_change(&change(Some(old), Some(new))), None);
+    }
+
+    #[test]
+    fn a_log_entry_names_the_event_or_none_and_the_new_version() {
+        let old = client();
+        let mut quiet = old.clone();
+        quiet.version = 2;
+        let entry = ClientChange::of(&change(Some(old.clone()), Some(quiet)), 7);
+        assert_eq!((entry.seq, entry.event_type, entry.version), (7, None, 2));
+        let login = Activity::Login { at: None }
+            .apply(old.clone(), Utc::now())
+            .unwrap();
+        let entry = ClientChange::of(&change(Some(old.clone()), Some(login.clone())), 8);
+        assert_eq!(entry.event_type, Some(EventType::LoginRecorded));
+        assert_eq!(entry.version, login.version);
+        assert_eq!(entry.changed_fields, vec!["activity.logins"]);
+        let gone = ClientChange::of(&change(Some(old), None), 9);
+        assert_eq!(gone.event_type, Some(EventType::ClientDeleted));
+        assert_eq!(gone.version, 1);
     }
 
     #[test]

@@ -288,6 +288,24 @@ impl ActivityFacts {
         .max()
     }
 
+    /// The latest activity of any kind the client is credited with: a login, an
+    /// order, an email opened or clicked, a Fix delivered or its feedback. Unlike
+    /// [`ActivityFacts::last_active_at`] (what the score reads as interest), an open
+    /// counts: this is what lists show and sort by.
+    pub fn last_activity_at(&self) -> Option<DateTime<Utc>> {
+        [
+            self.last_login_at,
+            self.last_order_at,
+            self.last_email_open_at,
+            self.last_email_click_at,
+            self.fixes.iter().map(|f| f.delivered_at).max(),
+            self.fixes.iter().filter_map(|f| f.feedback_at).max(),
+        ]
+        .into_iter()
+        .flatten()
+        .max()
+    }
+
     pub fn last_fix(&self) -> Option<&Fix> {
         self.fixes.last()
     }
@@ -565,6 +583,7 @@ impl Activity {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::TimeZone as _;
 
     fn new_client() -> Client {
         NewClient {
@@ -603,6 +622,28 @@ mod tests {
         );
         assert!(TimeZone::parse("Mars/Olympus").is_err());
         assert!(TimeZone::parse("+02:00").is_err());
+    }
+
+    #[test]
+    fn last_activity_is_the_latest_of_every_kind_of_activity() {
+        let t = |h: u32| Utc.with_ymd_and_hms(2026, 3, 2, h, 0, 0).unwrap();
+        let mut f = ActivityFacts::default();
+        assert_eq!(f.last_activity_at(), None);
+        f.last_login_at = Some(t(1));
+        f.last_email_open_at = Some(t(3));
+        f.last_order_at = Some(t(2));
+        assert_eq!(f.last_activity_at(), Some(t(3)));
+        f.fixes.push(Fix {
+            id: "f1".into(),
+            delivered_at: t(4),
+            items_sent: 5,
+            items_kept: Some(2),
+            rating: None,
+            feedback_at: Some(t(6)),
+        });
+        assert_eq!(f.last_activity_at(), Some(t(6)));
+        f.last_email_click_at = Some(t(7));
+        assert_eq!(f.last_activity_at(), Some(t(7)));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! adapters implement them; the processors, the service and the API use only these.
 
 use crate::StoreError;
-use crate::change::Event;
+use crate::change::{ClientChange, Event};
 use crate::client::{Client, EmailAddress};
 use crate::compose::{ComposeRequest, Composed};
 use crate::email::{Decision, Email, EmailStatus, EmailSummary, StatusChange};
@@ -19,13 +19,78 @@ pub struct Page<T> {
     pub next_cursor: Option<String>,
 }
 
+/// The order of a client list. Ties are broken by id in the same direction, so the
+/// order is total and a cursor (the sort key and id of a page's last client) resumes
+/// exactly where the page ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ClientSort {
+    /// By id: creation order (ids are time-ordered).
+    #[default]
+    Id,
+    /// By last stored score, lowest first; clients not scored yet come first.
+    Score,
+    /// By last stored score, highest first; clients not scored yet come last.
+    ScoreDesc,
+    /// By [`crate::client::ActivityFacts::last_activity_at`], oldest first; clients
+    /// never active come first.
+    LastActivity,
+    /// By last activity, newest first; clients never active come last.
+    LastActivityDesc,
+}
+
+impl ClientSort {
+    /// The values of the API's `sort` parameter (the default order has none).
+    pub const NAMED: [ClientSort; 4] = [
+        ClientSort::Score,
+        ClientSort::ScoreDesc,
+        ClientSort::LastActivity,
+        ClientSort::LastActivityDesc,
+    ];
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ClientSort::Id => "id",
+            ClientSort::Score => "score",
+            ClientSort::ScoreDesc => "-score",
+            ClientSort::LastActivity => "last_activity",
+            ClientSort::LastActivityDesc => "-last_activity",
+        }
+    }
+    pub fn parse(s: &str) -> Option<ClientSort> {
+        Self::NAMED.into_iter().find(|o| o.as_str() == s)
+    }
+    pub fn descending(&self) -> bool {
+        matches!(self, ClientSort::ScoreDesc | ClientSort::LastActivityDesc)
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct ClientQuery {
     /// Prefix of the email address, first name or last name (case-insensitive).
     pub search: Option<String>,
     pub tier: Option<Tier>,
+    /// `Some(true)`: only clients who have not unsubscribed; `Some(false)`: only those
+    /// who have.
+    pub subscribed: Option<bool>,
+    /// Only clients whose `consent.email_opt_in` is this.
+    pub email_opt_in: Option<bool>,
+    pub sort: ClientSort,
+    /// Made by the same store for the same `sort`; another is `InvalidCursor`.
     pub cursor: Option<String>,
     pub limit: u32,
+}
+
+impl ClientQuery {
+    /// Whether a client passes the query's filters other than `search` (for stores
+    /// that filter what they read).
+    pub fn admits(&self, c: &ClientWithScore) -> bool {
+        self.tier.is_none_or(|t| c.tier == Some(t))
+            && self
+                .subscribed
+                .is_none_or(|s| s != c.client.consent.unsubscribed)
+            && self
+                .email_opt_in
+                .is_none_or(|o| o == c.client.consent.email_opt_in)
+    }
 }
 
 /// A client with its last stored score, as lists show it.
@@ -34,6 +99,44 @@ pub struct ClientWithScore {
     pub client: Client,
     pub score: Option<u8>,
     pub tier: Option<Tier>,
+    /// Whether the client's address is on the suppression list.
+    pub suppressed: bool,
+}
+
+/// Counts of the client records, for the console's dashboard.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ClientStats {
+    pub total: u64,
+    /// Scored clients per tier, every tier listed (zero when none).
+    pub by_tier: Vec<(Tier, u64)>,
+    /// Clients not scored yet.
+    pub unscored: u64,
+    /// Scored clients per score bucket of [`ClientStats::BUCKET_WIDTH`]: 0–9, 10–19, …,
+    /// 90–100 (the last bucket takes 100).
+    pub score_histogram: [u64; 10],
+}
+
+impl ClientStats {
+    pub const BUCKET_WIDTH: u8 = 10;
+
+    /// The histogram bucket of a score.
+    pub fn bucket(score: u8) -> usize {
+        usize::from(score / Self::BUCKET_WIDTH).min(9)
+    }
+}
+
+/// What the emails created in a period came to, for the console's dashboard.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct EmailActivity {
+    /// Emails created per UTC day, by their current status; only days and statuses
+    /// with emails are listed, in no particular order.
+    pub per_day: Vec<(chrono::NaiveDate, EmailStatus, u64)>,
+    /// Emails a model wrote (generator `llm:<model>`).
+    pub llm: u64,
+    /// Emails the template wrote (generator `template`), fallbacks included.
+    pub template: u64,
+    /// What the models' emails cost; `None` when none reported a cost.
+    pub llm_cost_usd: Option<f64>,
 }
 
 /// The client records. Every successful write appends a change record to the
@@ -64,6 +167,17 @@ pub trait ClientStore: Send + Sync {
         expected_version: Option<u64>,
     ) -> Result<Client, StoreError>;
     async fn list(&self, query: &ClientQuery) -> Result<Page<ClientWithScore>, StoreError>;
+    /// The client's change log, newest first (a deleted client's too). `Unsupported`
+    /// where the change stream keeps no per-client log (DynamoDB streams keep 24 hours,
+    /// by shard).
+    async fn changes(
+        &self,
+        user: &UserId,
+        cursor: Option<String>,
+        limit: u32,
+    ) -> Result<Page<ClientChange>, StoreError>;
+    /// Counts for the dashboard; `Unsupported` where they would take a full scan.
+    async fn stats(&self) -> Result<ClientStats, StoreError>;
 }
 
 /// One write of a batch.
@@ -298,6 +412,13 @@ pub trait Ledger: Send + Sync {
         limit: u32,
     ) -> Result<Page<Decision>, StoreError>;
     async fn stored_score(&self, user: &UserId) -> Result<Option<ScoreBreakdown>, StoreError>;
+    /// The emails created at or after `since`, counted for the dashboard;
+    /// `Unsupported` where that would take a scan of every email.
+    async fn email_activity(&self, since: DateTime<Utc>) -> Result<EmailActivity, StoreError>;
+    /// The email's message as it was sent (RFC 5322 bytes), where a copy is kept: the
+    /// embedded mode's outbox. `None` when there is no copy (not sent yet, or sent by
+    /// a provider that keeps none).
+    async fn sent_message(&self, id: &EmailId) -> Result<Option<Vec<u8>>, StoreError>;
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

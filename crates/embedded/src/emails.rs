@@ -32,6 +32,11 @@ fn state_json(e: &Email) -> Result<String, StoreError> {
     to_json(&DeliveryState::of(e))
 }
 
+/// What the model's writing of the email cost, when known (the dashboard's sum).
+fn cost_usd(e: &Email) -> Option<f64> {
+    e.generation.as_ref().and_then(|g| g.cost_usd)
+}
+
 fn due_at(e: &Email) -> String {
     ts(e.due_at())
 }
@@ -42,7 +47,7 @@ pub(crate) fn insert_email(c: &Connection, new: &NewEmail) -> Result<(), StoreEr
         .and_then(|mut s| s.execute(params![e.id.as_str(), new.content]))
         .map_err(unexpected)?;
     c.prepare_cached(
-        "INSERT INTO emails (id, user_id, campaign, status, created_at, due_at, updated_at, state) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        "INSERT INTO emails (id, user_id, campaign, status, created_at, due_at, updated_at, state, generator, cost_usd) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     )
     .and_then(|mut s| {
         s.execute(params![
@@ -53,7 +58,9 @@ pub(crate) fn insert_email(c: &Connection, new: &NewEmail) -> Result<(), StoreEr
             ts(e.created_at),
             due_at(e),
             ts(e.created_at),
-            new.state
+            new.state,
+            e.generator,
+            cost_usd(e)
         ])
     })
     .map_err(unexpected)?;
@@ -66,7 +73,7 @@ pub(crate) fn finish_composing_in(c: &Connection, new: &NewEmail) -> Result<bool
     let e = &new.email;
     let changed = c
         .prepare_cached(
-            "UPDATE emails SET status = ?2, due_at = ?3, updated_at = ?4, state = ?5
+            "UPDATE emails SET status = ?2, due_at = ?3, updated_at = ?4, state = ?5, generator = ?6, cost_usd = ?7
              WHERE id = ?1 AND status = 'composing'",
         )
         .and_then(|mut s| {
@@ -75,7 +82,9 @@ pub(crate) fn finish_composing_in(c: &Connection, new: &NewEmail) -> Result<bool
                 e.status.as_str(),
                 due_at(e),
                 ts(e.status_history.last().map_or(e.created_at, |h| h.at)),
-                new.state
+                new.state,
+                e.generator,
+                cost_usd(e)
             ])
         })
         .map_err(unexpected)?;

@@ -14,8 +14,8 @@ use engage_core::StoreError;
 use engage_core::email::{Decision, Email, EmailStatus, EmailSummary, StatusChange};
 use engage_core::ids::{DecisionId, EmailId, EventId, UserId};
 use engage_core::ports::{
-    Claim, CommitResult, ContextRequest, DecisionCommit, EmailQuery, EmailTransition, Ledger,
-    LedgerContext, Page,
+    Claim, CommitResult, ContextRequest, DecisionCommit, EmailActivity, EmailQuery,
+    EmailTransition, Ledger, LedgerContext, Page,
 };
 use engage_core::score::ScoreBreakdown;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -193,6 +193,13 @@ fn commit_in(c: &Connection, encoded: &Encoded) -> Result<CommitResult, StoreErr
                 score_body
             ])
         })
+        .map_err(unexpected)?;
+        // The lists' copy (schema step 6); no row when the client is gone. A rescore
+        // that moved neither leaves the row alone.
+        c.prepare_cached(
+            "UPDATE user_index SET score = ?2, tier = ?3 WHERE id = ?1 AND (score != ?2 OR tier IS NOT ?3)",
+        )
+        .and_then(|mut st| st.execute(params![commit.user_id.as_str(), s.score as i64, s.tier.as_str()]))
         .map_err(unexpected)?;
     }
     Ok(CommitResult::Committed)
@@ -448,6 +455,43 @@ impl Ledger for Store {
             })
             .await
     }
+
+    /// The outbox's file for the email: `outbox/{id}.eml` beside the database file,
+    /// where `engage serve` puts the outbox (an id's bytes other than ASCII letters,
+    /// digits, `_` and `-` are `%XX`-escaped in the name, as the outbox writes it).
+    async fn sent_message(&self, id: &EmailId) -> Result<Option<Vec<u8>>, StoreError> {
+        let Some(dir) = self.db.path().parent() else {
+            return Ok(None);
+        };
+        let path = dir
+            .join("outbox")
+            .join(format!("{}.eml", outbox_name(id.as_str())));
+        match tokio::fs::read(&path).await {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(unexpected(format!("reading an outbox file: {e}"))),
+        }
+    }
+
+    async fn email_activity(&self, since: DateTime<Utc>) -> Result<EmailActivity, StoreError> {
+        let since = ts(since);
+        self.db
+            .read(move |c| crate::stats::email_activity_in(c, &since))
+            .await
+    }
+}
+
+/// An email id as the outbox names its file: safe in any file system, never a path.
+fn outbox_name(id: &str) -> String {
+    id.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b == b'_' || b == b'-' {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }
 
 /// Runs a `(sort key, id, …)` query fetched with `limit + 1` rows and makes a page,

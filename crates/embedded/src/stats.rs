@@ -3,9 +3,10 @@
 
 use crate::db::unexpected;
 use crate::{Store, ts};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use engage_core::StoreError;
 use engage_core::email::EmailStatus;
+use engage_core::ports::EmailActivity;
 
 impl Store {
     /// How many emails are in each status, every status listed (zero when none), so
@@ -52,6 +53,48 @@ impl Store {
             })
             .await
     }
+}
+
+/// The emails created at or after `since`, counted for the dashboard: one pass over
+/// the period in the covering `emails_for_stats` index (schema step 6).
+pub(crate) fn email_activity_in(
+    c: &rusqlite::Connection,
+    since: &str,
+) -> Result<EmailActivity, StoreError> {
+    let mut out = EmailActivity::default();
+    let mut s = c
+        .prepare_cached(
+            "SELECT substr(created_at, 1, 10), status, COUNT(*),
+                    SUM(generator LIKE 'llm:%'), SUM(generator = 'template'),
+                    SUM(cost_usd), COUNT(cost_usd)
+             FROM emails WHERE created_at >= ?1 GROUP BY 1, 2",
+        )
+        .map_err(unexpected)?;
+    let rows = s
+        .query_map([since], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, i64>(3)?,
+                r.get::<_, i64>(4)?,
+                r.get::<_, Option<f64>>(5)?,
+            ))
+        })
+        .map_err(unexpected)?;
+    for row in rows {
+        let (day, status, n, llm, template, cost) = row.map_err(unexpected)?;
+        let day = NaiveDate::parse_from_str(&day, "%Y-%m-%d").map_err(unexpected)?;
+        let status = EmailStatus::parse(&status)
+            .ok_or_else(|| unexpected(format!("unknown email status `{status}`")))?;
+        out.per_day.push((day, status, n as u64));
+        out.llm += llm as u64;
+        out.template += template as u64;
+        if let Some(cost) = cost {
+            *out.llm_cost_usd.get_or_insert(0.0) += cost;
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

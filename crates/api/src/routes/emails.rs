@@ -6,6 +6,8 @@ use crate::pagination::{self, Page};
 use crate::state::Shared;
 use axum::Json;
 use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use engage_core::email::{Email, EmailStatus};
 use engage_core::ids::{EmailId, UserId};
 use engage_core::ports::EmailQuery;
@@ -19,6 +21,7 @@ pub(crate) fn router() -> OpenApiRouter<Shared> {
     OpenApiRouter::new()
         .routes(routes!(list_emails))
         .routes(routes!(get_email))
+        .routes(routes!(get_raw_email))
         .routes(routes!(resend_email))
 }
 
@@ -91,6 +94,54 @@ async fn get_email(
         .await?
         .map(Json)
         .ok_or_else(|| ApiError::NotFound("no email has this id".into()))
+}
+
+/// Get the message as sent.
+///
+/// The complete message (headers and MIME body) exactly as it was handed to the mail
+/// sender, as `message/rfc822`: kept by the embedded mode's outbox sender only. An
+/// email not sent yet, or sent through SMTP, has no copy (404); on the AWS backend
+/// this answers 501 (SES keeps no copy).
+#[utoipa::path(
+    get,
+    path = "/emails/{id}/raw",
+    tag = "emails",
+    params(("id" = String, Path, description = "The email's id")),
+    responses(
+        (status = 200, description = "The message as sent.", body = String,
+            content_type = "message/rfc822"),
+        (status = 404, description = "No email has this id, or no copy of it was kept.",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 501, description = "This backend keeps no copy of sent messages.",
+            body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn get_raw_email(
+    State(state): State<Shared>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = EmailId::from_string(id);
+    if state.engine.ledger.get_email(&id).await?.is_none() {
+        return Err(ApiError::NotFound("no email has this id".into()));
+    }
+    let raw = state
+        .engine
+        .ledger
+        .sent_message(&id)
+        .await?
+        .ok_or_else(|| {
+            ApiError::NotFound(
+                "no copy of this email was kept: it was not sent yet, or not by the outbox".into(),
+            )
+        })?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "message/rfc822"),
+            (header::CONTENT_DISPOSITION, "inline"),
+        ],
+        raw,
+    )
+        .into_response())
 }
 
 /// Send a failed email again.

@@ -2,6 +2,7 @@
 //! routes and their OpenAPI operations together (utoipa-axum), so the document
 //! cannot drift from what is served.
 
+pub mod campaigns;
 pub mod consent;
 pub mod emails;
 pub mod export;
@@ -9,6 +10,7 @@ pub mod health;
 pub mod import;
 pub mod operations;
 pub mod preview;
+pub mod stats;
 pub mod suppressions;
 pub mod unsubscribe;
 pub mod users;
@@ -29,4 +31,6 @@ pub(crate) fn v1() -> OpenApiRouter<Shared> {
         .merge(emails::router())
         .merge(operations::router())
         .merge(suppressions::router())
+        .merge(campaigns::router())
+        .merge(stats::router())
 }

@@ -9,10 +9,12 @@ use crate::state::Shared;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use engage_core::change::ClientChange;
 use engage_core::client::{Activity, Client, ClientPatch, NewClient};
 use engage_core::email::{Decision, Email};
 use engage_core::ids::UserId;
-use engage_core::ports::{ClientQuery, EmailQuery};
+use engage_core::ports::{ClientQuery, ClientSort, ClientWithScore, EmailQuery};
 use engage_core::score::{ScoreBreakdown, Tier};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -27,6 +29,7 @@ pub(crate) fn router() -> OpenApiRouter<Shared> {
         .routes(routes!(get_engagement))
         .routes(routes!(list_user_emails))
         .routes(routes!(list_user_decisions))
+        .routes(routes!(list_user_changes))
 }
 
 /// A client as the API shows it: the record plus its last stored score.
@@ -40,6 +43,24 @@ pub struct ClientView {
     /// The tier that score put the client in; null until first scored.
     #[schema(required = true)]
     pub tier: Option<Tier>,
+    /// The client's latest activity of any kind (login, order, email opened or
+    /// clicked, Fix delivered or its feedback); null until the first.
+    #[schema(required = true)]
+    pub last_activity_at: Option<DateTime<Utc>>,
+    /// Whether the client's address is on the suppression list (no email goes to it).
+    pub suppressed: bool,
+}
+
+impl From<ClientWithScore> for ClientView {
+    fn from(c: ClientWithScore) -> Self {
+        Self {
+            last_activity_at: c.client.activity.last_activity_at(),
+            client: c.client,
+            score: c.score,
+            tier: c.tier,
+            suppressed: c.suppressed,
+        }
+    }
 }
 
 /// Query parameters of `GET /api/v1/users`.
@@ -51,11 +72,92 @@ pub struct ListUsersParams {
     /// Only clients in this tier.
     #[param(value_type = Option<Tier>)]
     pub tier: Option<String>,
-    /// The `next_cursor` of the previous page.
+    /// `subscribed`: only clients who have not unsubscribed; `unsubscribed`: only
+    /// those who have.
+    #[param(value_type = Option<SubscriptionStatus>, inline)]
+    pub status: Option<String>,
+    /// Only clients whose `consent.email_opt_in` is this (`true` or `false`).
+    #[param(value_type = Option<bool>)]
+    pub email_opt_in: Option<String>,
+    /// The order: `score` or `last_activity` ascending, `-score` or `-last_activity`
+    /// descending (ties by id). Clients not scored yet, or never active, sort below
+    /// every value: first ascending, last descending. Default: by id (creation order).
+    #[param(value_type = Option<ClientSortParam>, inline)]
+    pub sort: Option<String>,
+    /// The `next_cursor` of the previous page, listed with the same `sort`.
     pub cursor: Option<String>,
     /// Page size, 1–200 (default 50).
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
+}
+
+/// A client's subscription status, as the `status` filter names it.
+#[allow(dead_code)] // as `ClientSortParam`
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SubscriptionStatus {
+    Subscribed,
+    Unsubscribed,
+}
+
+/// The values of `sort` on `GET /api/v1/users`.
+// Only describes the parameter in the OpenAPI document; `client_sort` parses it, so
+// a wrong value gets a problem naming the valid ones.
+#[allow(dead_code)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[schema(as = ClientSort)]
+pub enum ClientSortParam {
+    #[serde(rename = "score")]
+    Score,
+    #[serde(rename = "-score")]
+    ScoreDesc,
+    #[serde(rename = "last_activity")]
+    LastActivity,
+    #[serde(rename = "-last_activity")]
+    LastActivityDesc,
+}
+
+/// `status`: `subscribed` (true), `unsubscribed` (false), or absent/empty for all.
+fn subscription_status(raw: Option<&str>) -> Result<Option<bool>, ApiError> {
+    match raw.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some("subscribed") => Ok(Some(true)),
+        Some("unsubscribed") => Ok(Some(false)),
+        Some(s) => Err(ApiError::bad_param(
+            "status",
+            format!("`{s}` is not a subscription status; valid statuses: subscribed, unsubscribed"),
+        )),
+    }
+}
+
+/// A boolean filter: `true`, `false`, or absent/empty for all.
+fn bool_filter(field: &str, raw: Option<&str>) -> Result<Option<bool>, ApiError> {
+    match raw.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some("true") => Ok(Some(true)),
+        Some("false") => Ok(Some(false)),
+        Some(s) => Err(ApiError::bad_param(
+            field,
+            format!("`{s}` is not a boolean; use true or false"),
+        )),
+    }
+}
+
+/// `sort`: one of [`ClientSort::NAMED`], or absent/empty for id order.
+fn client_sort(raw: Option<&str>) -> Result<ClientSort, ApiError> {
+    match raw.map(str::trim) {
+        None | Some("") => Ok(ClientSort::Id),
+        Some(s) => ClientSort::parse(s).ok_or_else(|| {
+            let valid: Vec<&str> = ClientSort::NAMED.iter().map(ClientSort::as_str).collect();
+            ApiError::bad_param(
+                "sort",
+                format!(
+                    "`{s}` is not a sort order; valid orders: {}",
+                    valid.join(", ")
+                ),
+            )
+        }),
+    }
 }
 
 /// Cursor and page size of a list.
@@ -71,13 +173,19 @@ pub struct PageParams {
 
 const MAX_SEARCH_CHARS: usize = 100;
 
+/// The view of a client just written: its score and suppression as stored now, with
+/// the record as written (the version its `ETag` names).
 pub(crate) async fn view(state: &Shared, client: Client) -> Result<ClientView, ApiError> {
-    let stored = state.engine.ledger.stored_score(&client.id).await?;
-    Ok(ClientView {
-        score: stored.as_ref().map(|s| s.score),
-        tier: stored.map(|s| s.tier),
+    let stored = state.clients.store.get_with_score(&client.id).await?;
+    let (score, tier, suppressed) =
+        stored.map_or((None, None, false), |s| (s.score, s.tier, s.suppressed));
+    Ok(ClientWithScore {
         client,
-    })
+        score,
+        tier,
+        suppressed,
+    }
+    .into())
 }
 
 /// The client with its `ETag`.
@@ -112,17 +220,16 @@ async fn create_user(
     let client = state.clients.create(new).await?;
     let location = HeaderValue::from_str(&format!("/api/v1/users/{}", client.id))
         .map_err(|e| ApiError::Internal(e.into()))?;
-    let view = ClientView {
-        client,
-        score: None,
-        tier: None,
-    };
+    // A new address may have been suppressed before (a bounce, an earlier client).
+    let view = view(&state, client).await?;
     let mut res = client_response(StatusCode::CREATED, view)?;
     res.headers_mut().insert(header::LOCATION, location);
     Ok(res)
 }
 
-/// List clients, optionally searched and filtered by tier.
+/// List clients, optionally searched, filtered and sorted.
+///
+/// Filters combine (all must hold). On the DynamoDB backend a `sort` answers 501.
 #[utoipa::path(
     get,
     path = "/users",
@@ -130,7 +237,10 @@ async fn create_user(
     params(ListUsersParams),
     responses(
         (status = 200, description = "One page of clients.", body = Page<ClientView>),
-        (status = 400, description = "A query parameter is not valid.",
+        (status = 400, description = "A query parameter is not valid, or the cursor \
+            was made for another sort.",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 501, description = "This backend cannot list in this order.",
             body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -141,20 +251,15 @@ async fn list_users(
     let query = ClientQuery {
         search: pagination::text_filter("q", params.q, MAX_SEARCH_CHARS)?,
         tier: pagination::tier(params.tier.as_deref())?,
+        subscribed: subscription_status(params.status.as_deref())?,
+        email_opt_in: bool_filter("email_opt_in", params.email_opt_in.as_deref())?,
+        sort: client_sort(params.sort.as_deref())?,
         cursor: pagination::cursor(params.cursor)?,
         limit: pagination::limit(params.limit)?,
     };
     let page = state.clients.store.list(&query).await?;
     Ok(axum::Json(Page {
-        items: page
-            .items
-            .into_iter()
-            .map(|c| ClientView {
-                client: c.client,
-                score: c.score,
-                tier: c.tier,
-            })
-            .collect(),
+        items: page.items.into_iter().map(ClientView::from).collect(),
         next_cursor: page.next_cursor,
     }))
 }
@@ -182,12 +287,7 @@ async fn get_user(
         .get_with_score(&UserId::from_string(id))
         .await?
         .ok_or(engage_core::DomainError::NotFound)?;
-    let view = ClientView {
-        client: found.client,
-        score: found.score,
-        tier: found.tier,
-    };
-    client_response(StatusCode::OK, view)
+    client_response(StatusCode::OK, found.into())
 }
 
 /// Change a client.
@@ -379,6 +479,40 @@ async fn list_user_decisions(
         .engine
         .ledger
         .list_decisions(&UserId::from_string(id), cursor, limit)
+        .await?;
+    Ok(axum::Json(page.into()))
+}
+
+/// List the client's changes.
+///
+/// The client's change log, newest first: each committed write, the event the
+/// stream processor published for it (null when it published none) and the fields it
+/// changed. A deleted client's log stays listed. On the DynamoDB backend: 501 (the
+/// table's stream keeps 24 hours of changes and has no per-client log).
+#[utoipa::path(
+    get,
+    path = "/users/{id}/changes",
+    tag = "users",
+    params(("id" = String, Path, description = "The client's id"), PageParams),
+    responses(
+        (status = 200, description = "One page of changes.", body = Page<ClientChange>),
+        (status = 400, description = "A query parameter is not valid.",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 501, description = "This backend keeps no per-client change log.",
+            body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn list_user_changes(
+    State(state): State<Shared>,
+    Path(id): Path<String>,
+    Query(params): Query<PageParams>,
+) -> Result<axum::Json<Page<ClientChange>>, ApiError> {
+    let cursor = pagination::cursor(params.cursor)?;
+    let limit = pagination::limit(params.limit)?;
+    let page = state
+        .clients
+        .store
+        .changes(&UserId::from_string(id), cursor, limit)
         .await?;
     Ok(axum::Json(page.into()))
 }

@@ -4,10 +4,12 @@
 
 use async_trait::async_trait;
 use engage_core::StoreError;
+use engage_core::change::ClientChange;
 use engage_core::client::Client;
 use engage_core::ids::UserId;
 use engage_core::ports::{
-    ClientQuery, ClientStore, ClientWithScore, DependencyHealth, HealthCheck, HealthStatus, Page,
+    ClientQuery, ClientStats, ClientStore, ClientWithScore, DependencyHealth, HealthCheck,
+    HealthStatus, Page,
 };
 use serde_json::json;
 
@@ -53,6 +55,17 @@ impl ClientStore for BrokenStore {
         Err(broken())
     }
     async fn list(&self, _: &ClientQuery) -> Result<Page<ClientWithScore>, StoreError> {
+        Err(broken())
+    }
+    async fn changes(
+        &self,
+        _: &UserId,
+        _: Option<String>,
+        _: u32,
+    ) -> Result<Page<ClientChange>, StoreError> {
+        Err(broken())
+    }
+    async fn stats(&self) -> Result<ClientStats, StoreError> {
         Err(broken())
     }
 }

@@ -6,9 +6,10 @@ use async_trait::async_trait;
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use engage_core::StoreError;
+use engage_core::change::ClientChange;
 use engage_core::client::Client;
 use engage_core::ids::UserId;
-use engage_core::ports::{ClientQuery, ClientStore, ClientWithScore, Page};
+use engage_core::ports::{ClientQuery, ClientStats, ClientStore, ClientWithScore, Page};
 use engage_core::service::ClientService;
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
@@ -307,6 +308,17 @@ impl ClientStore for FailsAfter {
         }
         self.pages.store(left - 1, Ordering::SeqCst);
         self.inner.list(q).await
+    }
+    async fn changes(
+        &self,
+        id: &UserId,
+        cursor: Option<String>,
+        limit: u32,
+    ) -> Result<Page<ClientChange>, StoreError> {
+        self.inner.changes(id, cursor, limit).await
+    }
+    async fn stats(&self) -> Result<ClientStats, StoreError> {
+        self.inner.stats().await
     }
 }
 

@@ -5,6 +5,7 @@
 //! is tested end to end in `crates/engage/tests/api`.
 
 mod auth_and_errors;
+mod console;
 mod docs_and_health;
 mod doubles;
 mod export;

@@ -422,3 +422,56 @@ async fn a_failing_message_is_released_with_backoff_and_reaches_the_dead_letter_
     assert_eq!(letters[0]["source_queue"], "poison");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_consoles_reads_that_would_scan_dynamodb_answer_501_and_the_rest_work() {
+    let mut app = spawn_aws_app().await;
+    let r = app
+        .http
+        .post(format!("{}/api/v1/users", app.base))
+        .bearer_auth(TOKEN)
+        .json(&ada())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::CREATED);
+    let created: Value = r.json().await.unwrap();
+    assert_eq!(created["suppressed"], false, "{created}");
+    let id = created["id"].as_str().unwrap().to_string();
+    let (_, emails) = app.wait_for_sent(&id).await;
+
+    // Filters are read as the scan goes, as `q` and `tier` are.
+    let subscribed = app.items("/api/v1/users?status=subscribed").await;
+    assert_eq!(subscribed.len(), 1);
+    assert!(
+        app.items("/api/v1/users?email_opt_in=false")
+            .await
+            .is_empty()
+    );
+    assert_eq!(app.items("/api/v1/campaigns").await.len(), 5);
+
+    let email = emails[0]["id"].as_str().unwrap();
+    for path in [
+        "/api/v1/users?sort=-score".to_string(),
+        "/api/v1/stats".to_string(),
+        format!("/api/v1/users/{id}/changes"),
+        format!("/api/v1/emails/{email}/raw"),
+    ] {
+        let r = app
+            .http
+            .get(format!("{}{path}", app.base))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), reqwest::StatusCode::NOT_IMPLEMENTED, "{path}");
+        let problem: Value = r.json().await.unwrap();
+        assert_eq!(problem["type"], "/problems/not-implemented", "{problem}");
+        assert!(
+            problem["detail"].as_str().unwrap().contains("DynamoDB")
+                || problem["detail"].as_str().unwrap().contains("SES"),
+            "{path}: {problem}"
+        );
+    }
+    app.stop().await;
+}
