@@ -7,24 +7,44 @@ SHELL := /bin/bash
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/engage/target
 CARGO ?= cargo
 
-.PHONY: run build test infra-test bench bench-llm bench-smtp bench-lambda lint fmt check-tools venv clean-data
+.PHONY: run build test rust-test web web-test e2e chromium infra-test bench bench-llm bench-smtp bench-lambda bench-console lint fmt check-tools venv clean-data
 
 # The project's Python tools (test peers such as llmock), in a venv of its own.
 VENV := $(CURDIR)/.venv
 
 ## Build and start engage on its embedded defaults (127.0.0.1:8080, ./data).
-run:
+run: web
 	$(CARGO) build --release --bin engage
 	$(CARGO_TARGET_DIR)/release/engage serve
 
 build:
 	$(CARGO) build --workspace --all-targets
 
-## Format check, lints, the CDK app's tests, then every test.
-test: check-tools venv lint infra-test
+## Format check, lints, the CDK app's tests, the console's lint, unit tests and build, every Rust test, then the console end to end in Chromium.
+test: check-tools venv lint infra-test web-test rust-test e2e
+
+rust-test:
 	@# The router as the Lambda `api` function builds it (no Swagger UI).
 	$(CARGO) test -q -p engage-api --no-default-features --test router
 	scripts/test-summary.sh $(CARGO) test --workspace --all-targets --no-fail-fast
+
+## The web console (web/): its packages, then the build engage embeds (web/dist).
+web:
+	@command -v npm >/dev/null || { echo "the console needs Node.js 20.19+ and npm"; exit 1; }
+	cd web && npm ci --no-audit --no-fund && npm run build
+
+## The console's lint, type check and component tests (Vitest), then its build.
+web-test: web
+	cd web && npm run lint && npm test
+
+## Debian's Chromium for the end-to-end tests (Playwright downloads no browser).
+chromium:
+	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
+
+## The console end to end (Playwright in Chromium) against a real `engage serve` on a fresh data directory; screenshots in web/e2e-artifacts.
+e2e: web chromium
+	$(CARGO) build --bin engage
+	cd web && E2E_ENGAGE_BIN=$(CARGO_TARGET_DIR)/debug/engage CHROMIUM_PATH=$$(command -v chromium) npx playwright test
 
 ## Benchmark the embedded pipeline (BENCH_CLIENTS, default 1,000,000), then the LLM writer and the SMTP sender; writes docs/benchmarks.md.
 BENCH_CLIENTS ?= 1000000
@@ -51,6 +71,14 @@ bench-lambda: venv
 	$(VENV)/bin/pip install -q --disable-pip-version-check -r tools/bench-requirements.txt
 	$(CARGO) build --release -p engage --example bench_lambda
 	$(CARGO_TARGET_DIR)/release/examples/bench_lambda --out docs/benchmarks.md
+
+## The console with BENCH_CLIENTS clients (default 1,000,000, loaded by `engage demo`): the clients page's first page in Chromium, and the initial JavaScript's gzipped size; writes docs/benchmarks.console.md into docs/benchmarks.md.
+bench-console: web chromium
+	$(CARGO) build --release --bin engage
+	@D=$$(mktemp -d) && trap 'rm -rf "$$D"' EXIT && \
+	  ENGAGE_DATA_DIR=$$D ENGAGE_DURABILITY=normal $(CARGO_TARGET_DIR)/release/engage demo --clients $(BENCH_CLIENTS) && \
+	  cd web && BENCH_DATA_DIR=$$D BENCH_CLIENTS=$(BENCH_CLIENTS) E2E_ENGAGE_BIN=$(CARGO_TARGET_DIR)/release/engage \
+	    CHROMIUM_PATH=$$(command -v chromium) npx playwright test -c playwright.bench.config.ts
 
 ## The AWS CDK app's assertion tests (infra/): offline, no AWS account, Docker or cargo-lambda.
 infra-test:

@@ -82,6 +82,14 @@ pub fn router(state: AppState) -> Router {
 /// responses too. `extra` is public (no bearer token), must not set a fallback, and
 /// must not repeat a route of the API.
 pub fn router_with(state: AppState, extra: Router) -> Router {
+    router_with_site(state, extra, None)
+}
+
+/// [`router_with`], and `site` (the web console's files) answering the `GET` and
+/// `HEAD` requests no route matched, outside the API's own prefixes (`/api/`, `/u/`,
+/// `/webhooks/`, `/docs`): a single-page app's client-side routes (`/clients/…`) get
+/// its `index.html` that way. Everything else unmatched is still a problem 404.
+pub fn router_with_site(state: AppState, extra: Router, site: Option<Router>) -> Router {
     let state: Shared = Arc::new(state);
     let v1 = routes::v1().route_layer(axum::middleware::from_fn_with_state(
         state.auth.clone(),
@@ -93,7 +101,7 @@ pub fn router_with(state: AppState, extra: Router) -> Router {
     api.with_state(state)
         .merge(docs(doc))
         .merge(extra)
-        .fallback(problems::not_found)
+        .fallback_service(problems::Fallback::new(site))
         // Last, so it reaches every route registered above.
         .method_not_allowed_fallback(problems::method_not_allowed)
         .layer(

@@ -70,6 +70,55 @@ pub(crate) async fn not_found(uri: Uri) -> Response {
     ApiError::NotFound("nothing is at this path".into()).into_response()
 }
 
+/// What answers the requests no route matched: the site (the web console) for the
+/// pages it may have, [`not_found`] for the rest.
+#[derive(Clone)]
+pub(crate) struct Fallback {
+    site: Option<axum::Router>,
+}
+
+impl Fallback {
+    pub(crate) fn new(site: Option<axum::Router>) -> Self {
+        Self { site }
+    }
+
+    /// A page the site may serve: `GET`/`HEAD` outside the API's own prefixes.
+    fn for_site(req: &axum::extract::Request) -> bool {
+        let path = req.uri().path();
+        matches!(
+            *req.method(),
+            axum::http::Method::GET | axum::http::Method::HEAD
+        ) && path != "/api"
+            && !["/api/", "/u/", "/webhooks/", "/docs"]
+                .iter()
+                .any(|p| path.starts_with(p))
+    }
+}
+
+impl tower::Service<axum::extract::Request> for Fallback {
+    type Response = Response;
+    type Error = std::convert::Infallible;
+    type Future =
+        std::pin::Pin<Box<dyn std::future::Future<Output = Result<Response, Self::Error>> + Send>>;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: axum::extract::Request) -> Self::Future {
+        let site = self.site.clone().filter(|_| Self::for_site(&req));
+        Box::pin(async move {
+            match site {
+                Some(site) => tower::ServiceExt::oneshot(site, req).await,
+                None => Ok(not_found(req.uri().clone()).await),
+            }
+        })
+    }
+}
+
 /// Known paths, wrong method (axum keeps the `Allow` header).
 pub(crate) async fn method_not_allowed() -> ApiError {
     ApiError::MethodNotAllowed

@@ -114,15 +114,16 @@ fn changed_fields(old: &Client, new: &Client) -> Vec<String> {
     let delivered =
         |f: &crate::client::ActivityFacts| f.fixes.iter().map(|x| x.id.clone()).collect::<Vec<_>>();
     check("activity.fixes", delivered(a) != delivered(b));
-    check(
-        "activity.feedback",
-        a.fixes.iter().filter(|f| f.feedback_at.is_some()).count()
-            != b.fixes.iter().filter(|f| f.feedback_at.is_some()).count()
-            || a.fixes
-                .iter()
-                .map(|f| (f.items_kept, f.rating))
-                .ne(b.fixes.iter().map(|f| (f.items_kept, f.rating))),
-    );
+    // Feedback on the Fixes that have it: a new Fix delivered without feedback is not
+    // feedback given.
+    let feedback = |f: &crate::client::ActivityFacts| {
+        f.fixes
+            .iter()
+            .filter(|x| x.feedback_at.is_some())
+            .map(|x| (x.id.clone(), x.items_kept, x.rating))
+            .collect::<Vec<_>>()
+    };
+    check("activity.feedback", feedback(a) != feedback(b));
     check(
         "activity.email",
         a.email_opens != b.email_opens || a.email_clicks != b.email_clicks,
@@ -283,6 +284,34 @@ mod tests {
         let gone = ClientChange::of(&change(Some(old), None), 9);
         assert_eq!(gone.event_type, Some(EventType::ClientDeleted));
         assert_eq!(gone.version, 1);
+    }
+
+    #[test]
+    fn a_fix_delivered_is_not_feedback_and_feedback_is() {
+        let old = client();
+        let now = Utc::now();
+        let delivered = Activity::FixDelivered {
+            fix_id: "f1".into(),
+            items_sent: 5,
+            at: None,
+        }
+        .apply(old.clone(), now)
+        .unwrap();
+        let e = event_for_change(&change(Some(old), Some(delivered.clone()))).unwrap();
+        assert_eq!(e.event_type, EventType::FixDelivered);
+        assert_eq!(e.changed_fields, vec!["activity.fixes"]);
+
+        let rated = Activity::FixFeedback {
+            fix_id: "f1".into(),
+            items_kept: 3,
+            rating: Some(4),
+            at: None,
+        }
+        .apply(delivered.clone(), now)
+        .unwrap();
+        let e = event_for_change(&change(Some(delivered), Some(rated))).unwrap();
+        assert_eq!(e.event_type, EventType::FixFeedbackGiven);
+        assert_eq!(e.changed_fields, vec!["activity.feedback"]);
     }
 
     #[test]

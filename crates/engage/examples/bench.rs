@@ -379,13 +379,16 @@ async fn main() -> anyhow::Result<()> {
     md.push_str(
         "\nEverything runs on the one machine: the load generators share its two cores with the server.\n",
     );
-    // The LLM benchmark's section (`bench_llm`), kept between its markers.
+    // The side benchmarks' sections (`bench_llm`, `bench_smtp`, `bench_lambda`, the
+    // console's), each kept between its markers.
     md.push('\n');
     md.push_str(&common::section_block(&a.out, "llm")?);
     md.push('\n');
     md.push_str(&common::section_block(&a.out, "smtp")?);
     md.push('\n');
     md.push_str(&common::section_block(&a.out, "lambda")?);
+    md.push('\n');
+    md.push_str(&common::section_block(&a.out, "console")?);
     let notes = a.out.with_extension("notes.md");
     if notes.exists() {
         md.push('\n');

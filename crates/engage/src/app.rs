@@ -71,7 +71,7 @@ impl Application {
     ) -> anyhow::Result<Self> {
         let host = Arc::new(AwsHost::build(&config, clock, aws_sdk).await?);
         let extra = crate::metrics::counters_router(crate::metrics::install());
-        let router = engage_api::router_with(host.state.clone(), extra);
+        let router = engage_api::router_with_site(host.state.clone(), extra, site());
         let listener = TcpListener::bind(config.addr)
             .await
             .with_context(|| format!("binding {}", config.addr))?;
@@ -135,7 +135,7 @@ impl Application {
             feedback: crate::wiring::feedback(&config)?,
         };
         let extra = crate::metrics::router(crate::metrics::install(), store.clone());
-        let router = engage_api::router_with(state, extra);
+        let router = engage_api::router_with_site(state, extra, site());
         let listener = TcpListener::bind(config.addr)
             .await
             .with_context(|| format!("binding {}", config.addr))?;
@@ -203,4 +203,12 @@ impl Application {
         }
         served
     }
+}
+
+/// The web console at `/`, when this build has it (the `console` feature).
+fn site() -> Option<axum::Router> {
+    #[cfg(feature = "console")]
+    return Some(crate::console::router());
+    #[cfg(not(feature = "console"))]
+    None
 }

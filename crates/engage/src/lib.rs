@@ -5,6 +5,8 @@ pub mod app;
 pub mod aws_host;
 pub mod cli;
 pub mod config;
+#[cfg(feature = "console")]
+pub mod console;
 pub mod demo;
 pub mod health;
 pub mod metrics;
