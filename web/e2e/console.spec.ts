@@ -57,6 +57,8 @@ test('an operator follows a client from creation to unsubscribing', async ({ pag
   const frame = page.frameLocator('iframe[title^="HTML part"]');
   await expect(frame.getByText('Hi Ada,')).toBeVisible();
   await expect(page.locator('iframe[title^="HTML part"]')).toHaveAttribute('sandbox', '');
+  // The headers of the message as it went out (the outbox keeps a copy).
+  await expect(page.getByLabel('Headers as sent')).toContainText('List-Unsubscribe-Post');
   await checkPage(page, 'email');
 
   // Unsubscribe her; the next decision says why nothing was sent.
@@ -77,6 +79,26 @@ test('the suppressions and dead letters pages', async ({ page }) => {
   await page.getByRole('navigation').getByRole('link', { name: 'Dead letters' }).click();
   await expect(page.getByRole('heading', { level: 1, name: 'Dead letters' })).toBeVisible();
   await checkPage(page, 'dead-letters');
+});
+
+test('the pages work at phone width', async ({ page }) => {
+  await page.setViewportSize({ width: 375, height: 812 });
+  await signIn(page, TOKEN);
+  await expect(page.getByRole('heading', { level: 1, name: 'Dashboard' })).toBeVisible();
+  for (const [path, heading, name] of [
+    ['/', 'Dashboard', 'dashboard-phone'],
+    ['/clients', 'Clients', 'clients-phone'],
+  ] as const) {
+    await page.goto(path);
+    await expect(page.getByRole('heading', { level: 1, name: heading })).toBeVisible();
+    // Nothing wider than the screen: no sideways scrolling.
+    expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(375);
+    await checkPage(page, name);
+  }
+  await page.getByRole('link', { name: 'Ada Lovelace' }).click();
+  await expect(page.getByRole('heading', { level: 1, name: 'Ada Lovelace' })).toBeVisible();
+  expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(375);
+  await checkPage(page, 'client-phone');
 });
 
 test('sign-out forgets the token', async ({ page }) => {

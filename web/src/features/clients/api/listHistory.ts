@@ -6,19 +6,24 @@ import { useResource } from '../../../lib/useResource';
 export const HISTORY_LIMIT = 50;
 
 export async function fetchHistory(id: string, signal?: AbortSignal) {
-  const [decisions, emails] = await Promise.all([
+  const [decisions, emails, changes] = await Promise.all([
     api.GET('/api/v1/users/{id}/decisions', {
       params: { path: { id }, query: { limit: HISTORY_LIMIT } },
       signal,
     }),
     api.GET('/api/v1/users/{id}/emails', { params: { path: { id }, query: { limit: HISTORY_LIMIT } }, signal }),
+    api.GET('/api/v1/users/{id}/changes', { params: { path: { id }, query: { limit: HISTORY_LIMIT } }, signal }),
   ]);
   const d = unwrap(decisions);
   const e = unwrap(emails);
+  // The AWS backend keeps no change log (501): the timeline then shows what the
+  // record itself says (created, unsubscribed).
+  const c = changes.response.status === 501 ? null : unwrap(changes);
   return {
     decisions: d.items,
     emails: e.items,
-    truncated: Boolean(d.next_cursor || e.next_cursor),
+    changes: c?.items ?? null,
+    truncated: Boolean(d.next_cursor || e.next_cursor || c?.next_cursor),
   };
 }
 

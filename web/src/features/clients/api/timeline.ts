@@ -3,7 +3,10 @@
 import type { Tone } from '../../../components/Badge';
 import { emailStatusTone } from '../../../components/Badge';
 import { humanize } from '../../../lib/format';
+import type { Schemas } from '../../../api/client';
 import type { ClientView, Decision, Email } from './types';
+
+export type ClientChange = Schemas['ClientChange'];
 
 export type TimelineKind = 'change' | 'activity' | 'decision' | 'email';
 
@@ -58,13 +61,32 @@ function emailEntry(e: Email): TimelineEntry {
   };
 }
 
-function recordEntries(c: ClientView): TimelineEntry[] {
+/** One write of the change log: the event it was published as, and what it changed. */
+function changeEntry(c: ClientChange): TimelineEntry {
+  const fields = c.changed_fields.map((f) => f.replace('activity.', '')).join(', ');
+  return {
+    id: `change:${c.seq}`,
+    at: c.at,
+    kind: 'change',
+    title: c.event_type ? `Change: ${humanize(c.event_type).toLowerCase()}` : 'Change without an event',
+    detail: `Version ${c.version}${fields ? ` · ${fields}` : ''}.`,
+  };
+}
+
+/** Without a change log: the changes the record itself dates. */
+function recordChanges(c: ClientView): TimelineEntry[] {
   const entries: TimelineEntry[] = [
     { id: 'change:created', at: c.created_at, kind: 'change', title: 'Client created' },
   ];
   if (c.consent.unsubscribed && c.consent.unsubscribed_at) {
     entries.push({ id: 'change:unsubscribed', at: c.consent.unsubscribed_at, kind: 'change', title: 'Unsubscribed' });
   }
+  return entries;
+}
+
+/** What the client did, from the activity facts on the record. */
+function activityEntries(c: ClientView): TimelineEntry[] {
+  const entries: TimelineEntry[] = [];
   const a = c.activity;
   if (!a) return entries;
   for (const fix of a.fixes ?? []) {
@@ -114,8 +136,22 @@ function recordEntries(c: ClientView): TimelineEntry[] {
   return entries;
 }
 
-export function buildTimeline(client: ClientView, decisions: Decision[], emails: Email[]): TimelineEntry[] {
-  const entries = [...recordEntries(client), ...decisions.map(decisionEntry), ...emails.map(emailEntry)];
+/**
+ * The client's history, newest first. `changes` is the change log (null where the
+ * backend keeps none: the record's own dates stand in).
+ */
+export function buildTimeline(
+  client: ClientView,
+  decisions: Decision[],
+  emails: Email[],
+  changes: ClientChange[] | null = null,
+): TimelineEntry[] {
+  const entries = [
+    ...(changes ? changes.map(changeEntry) : recordChanges(client)),
+    ...activityEntries(client),
+    ...decisions.map(decisionEntry),
+    ...emails.map(emailEntry),
+  ];
   return entries.sort((x, y) => {
     const dt = Date.parse(y.at) - Date.parse(x.at);
     return dt !== 0 ? dt : RANK[y.kind] - RANK[x.kind];

@@ -134,9 +134,9 @@ function ClientDetail({
             ) : history.data ? (
               <>
                 {history.data.truncated && (
-                  <Notice>Showing the latest {HISTORY_LIMIT} decisions and emails.</Notice>
+                  <Notice>Showing the latest {HISTORY_LIMIT} changes, decisions and emails.</Notice>
                 )}
-                <ClientTimeline entries={buildTimeline(client, history.data.decisions, history.data.emails)} />
+                <ClientTimeline entries={buildTimeline(client, history.data.decisions, history.data.emails, history.data.changes)} />
               </>
             ) : (
               <Loading label="Loading timeline…" />

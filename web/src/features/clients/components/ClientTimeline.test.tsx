@@ -58,6 +58,23 @@ describe('buildTimeline', () => {
     expect(entries.slice(0, 2).map((e) => e.kind)).toEqual(['email', 'decision']);
   });
 
+  it('shows the change log, when there is one, in place of the dates on the record', () => {
+    const entries = buildTimeline(c, [], [], [
+      { seq: 9, at: '2026-03-01T08:00:00Z', event_type: 'consent_changed', version: 4, changed_fields: ['consent'] },
+      { seq: 8, at: '2026-02-20T08:00:00Z', event_type: null, version: 3, changed_fields: [] },
+      { seq: 1, at: '2026-01-01T09:00:00Z', event_type: 'client_created', version: 1, changed_fields: [] },
+    ]);
+    const changes = entries.filter((e) => e.kind === 'change');
+    expect(changes.map((e) => e.title)).toEqual([
+      'Change: consent changed',
+      'Change without an event',
+      'Change: client created',
+    ]);
+    expect(changes[0]?.detail).toBe('Version 4 · consent.');
+    // The activity facts are still there.
+    expect(entries.some((e) => e.title === 'Fix fx-1 delivered')).toBe(true);
+  });
+
   it('works for a client with no activity facts at all', () => {
     const entries = buildTimeline(client({ activity: undefined }), [], []);
     expect(entries).toEqual([expect.objectContaining({ id: 'change:created', title: 'Client created' })]);

@@ -8,6 +8,7 @@ import { EmptyState, ErrorMessage, Loading, Notice } from '../../../components/S
 import { formatDateTime, formatNumber, formatUsd, humanize } from '../../../lib/format';
 import { useDocumentTitle } from '../../../lib/useDocumentTitle';
 import { useEmail } from '../api/getEmail';
+import { useRawHeaders } from '../api/getRawHeaders';
 import { resendEmail } from '../api/resendEmail';
 import styles from './EmailDetailPage.module.css';
 
@@ -70,6 +71,7 @@ function EmailDetail({ email, onChange }: { email: Email; onChange: (e: Email) =
         </div>
         <div className={styles.column}>
           <Card title="Headers">
+            <SentHeaders id={email.id} status={email.status} />
             <dl className={styles.facts}>
               <Fact label="Subject">{email.subject}</Fact>
               <Fact label="Preheader">{email.preheader || '—'}</Fact>
@@ -170,5 +172,24 @@ function Resend({ id, onResent }: { id: string; onResent: (e: Email) => void }) 
       {state.done && <Notice tone="success">Sent again: the status above shows how it went.</Notice>}
       {state.error !== undefined && <ErrorMessage error={state.error} />}
     </div>
+  );
+}
+
+/** The headers of the message as sent, when a copy was kept. */
+function SentHeaders({ id, status }: { id: string; status: string }) {
+  const headers = useRawHeaders(id, status);
+  if (headers.status === 'error') return <ErrorMessage error={headers.error} onRetry={headers.reload} />;
+  if (headers.data === undefined) return <Loading label="Loading the headers…" />;
+  if (headers.data === null) {
+    return <p className={styles.note}>No copy of the message as sent is kept (not sent yet, or sent by SMTP or SES).</p>;
+  }
+  return (
+    <dl className={styles.facts} aria-label="Headers as sent">
+      {headers.data.map((h, i) => (
+        <Fact key={`${h.name}-${i}`} label={h.name}>
+          <span className={styles.mono}>{h.value}</span>
+        </Fact>
+      ))}
+    </dl>
   );
 }
