@@ -225,7 +225,8 @@ async fn no_input_produces_a_server_error() {
         "/api/v1/users?limit=-1",
         "/api/v1/users?limit=abc",
         "/api/v1/emails?status=lost",
-        "/nope",
+        "/api/nope",
+        "/api",
     ] {
         let r = app.get(path).await;
         assert!(r.status().is_client_error(), "{path} -> {}", r.status());
@@ -242,4 +243,48 @@ async fn no_input_produces_a_server_error() {
         app.get_json(&format!("/api/v1/users/{id}")).await["version"],
         1
     );
+}
+
+/// Unmatched pages outside the API are the console's: its `index.html` (or, in a build
+/// without `web/dist`, a page saying how to build it), with a strict CSP; the API's own
+/// prefixes stay problem+json 404s.
+#[tokio::test]
+async fn pages_outside_the_api_are_the_consoles_and_api_paths_stay_problems() {
+    let app = spawn_app().await;
+    for path in ["/", "/clients/usr_123", "/sign-in"] {
+        let r = app.http.get(app.url(path)).send().await.unwrap();
+        let built = engage::console::built();
+        assert_eq!(
+            r.status(),
+            if built {
+                StatusCode::OK
+            } else {
+                StatusCode::SERVICE_UNAVAILABLE
+            },
+            "{path}"
+        );
+        let h = r.headers();
+        assert!(
+            h["content-type"].to_str().unwrap().starts_with("text/html"),
+            "{path}"
+        );
+        assert!(
+            h["content-security-policy"]
+                .to_str()
+                .unwrap()
+                .contains("script-src 'self'")
+        );
+        assert_eq!(h["x-content-type-options"], "nosniff");
+        let html = r.text().await.unwrap();
+        assert!(html.contains("<html"), "{html}");
+    }
+    for path in ["/api/v2/users", "/webhooks/nope", "/docs/nope"] {
+        let r = app.http.get(app.url(path)).send().await.unwrap();
+        assert_problem(r, StatusCode::NOT_FOUND).await;
+    }
+    // An unknown unsubscribe link is the unsubscribe page's own 404, for people.
+    let r = app.http.get(app.url("/u/")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let r = app.http.post(app.url("/clients")).send().await.unwrap();
+    assert_problem(r, StatusCode::NOT_FOUND).await;
 }
