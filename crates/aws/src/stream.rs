@@ -31,22 +31,45 @@ use std::time::Duration;
 
 type Image = HashMap<String, AttributeValue>;
 
-/// The client in a stream image: `None` for a missing image or a guard item.
-fn client_of(image: Option<&Image>) -> Result<Option<Client>, String> {
-    let Some(image) = image.filter(|i| !i.is_empty()) else {
+/// The client a stream image of the Users table holds, read from its `kind` and
+/// `body` attributes: `None` for an address guard item (or no image), `Err` for a
+/// user item whose body is missing or does not decode. The Streams API's images (here)
+/// and Lambda's (`engage-lambda`, serde_dynamo's types) both read through it.
+pub fn client_in_image(kind: Option<&str>, body: Option<&str>) -> Result<Option<Client>, String> {
+    if kind != Some(crate::users::KIND_USER) {
         return Ok(None);
-    };
-    match image.get("kind").and_then(|k| k.as_s().ok()) {
-        Some(k) if k == crate::users::KIND_USER => {}
-        _ => return Ok(None),
     }
-    let body = image
-        .get("body")
-        .and_then(|b| b.as_s().ok())
-        .ok_or("a user item without its `body`")?;
+    let body = body.ok_or("a user item without its `body`")?;
     serde_json::from_str(body)
         .map(Some)
         .map_err(|e| format!("the client in `body` does not decode: {e}"))
+}
+
+/// The change record of a stream record's images; `None` when neither holds a client.
+pub fn change_of(
+    seq: &str,
+    old: Option<Client>,
+    new: Option<Client>,
+    committed_at: DateTime<Utc>,
+) -> Option<ChangeRecord> {
+    let user_id = new.as_ref().or(old.as_ref())?.id.as_str().to_string();
+    Some(ChangeRecord {
+        seq: seq.to_string(),
+        user_id: UserId::from_string(user_id),
+        old,
+        new,
+        committed_at,
+    })
+}
+
+fn client_of(image: Option<&Image>) -> Result<Option<Client>, String> {
+    let s = |k: &str| {
+        image
+            .and_then(|i| i.get(k))
+            .and_then(|v| v.as_s().ok())
+            .map(String::as_str)
+    };
+    client_in_image(s("kind"), s("body"))
 }
 
 /// The change record a DynamoDB Streams record means; `None` for a guard item (or a
@@ -57,9 +80,9 @@ pub fn change_record(record: &Record) -> Result<Option<ChangeRecord>, String> {
     };
     let old = client_of(r.old_image())?;
     let new = client_of(r.new_image())?;
-    let Some(user_id) = new.as_ref().or(old.as_ref()).map(|c| c.id.clone()) else {
+    if old.is_none() && new.is_none() {
         return Ok(None);
-    };
+    }
     let seq = r
         .sequence_number()
         .ok_or("a stream record without its `SequenceNumber`")?;
@@ -68,13 +91,7 @@ pub fn change_record(record: &Record) -> Result<Option<ChangeRecord>, String> {
         .ok_or("a stream record without its `ApproximateCreationDateTime`")?;
     let committed_at = DateTime::<Utc>::from_timestamp(at.secs(), at.subsec_nanos())
         .ok_or("an `ApproximateCreationDateTime` out of range")?;
-    Ok(Some(ChangeRecord {
-        seq: seq.to_string(),
-        user_id: UserId::from_string(user_id.as_str()),
-        old,
-        new,
-        committed_at,
-    }))
+    Ok(change_of(seq, old, new, committed_at))
 }
 
 /// The events a page of stream records means, in order. A record that cannot be

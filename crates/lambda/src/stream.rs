@@ -10,27 +10,20 @@
 
 use aws_lambda_events::event::dynamodb::{Event as DynamoDbEvent, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+use engage_aws::stream::{change_of, client_in_image};
 use engage_core::change::{ChangeRecord, Event, event_for_change};
 use engage_core::client::Client;
-use engage_core::ids::UserId;
 use engage_core::ports::EventPublisher;
 use serde_dynamo::{AttributeValue, Item};
 
-/// The client in a stream image: `None` for an empty image or an address guard item.
+/// The client in a stream image (`engage_aws::stream::client_in_image`, which the
+/// long-running poller reads its images through too).
 fn client_of(image: &Item) -> Result<Option<Client>, String> {
-    if image.is_empty() {
-        return Ok(None);
-    }
-    match image.get("kind") {
-        Some(AttributeValue::S(k)) if k == "user" => {}
-        _ => return Ok(None),
-    }
-    let Some(AttributeValue::S(body)) = image.get("body") else {
-        return Err("a user item without its `body`".into());
+    let s = |k: &str| match image.get(k) {
+        Some(AttributeValue::S(v)) => Some(v.as_str()),
+        _ => None,
     };
-    serde_json::from_str(body)
-        .map(Some)
-        .map_err(|e| format!("the client in `body` does not decode: {e}"))
+    client_in_image(s("kind"), s("body"))
 }
 
 /// The change record a stream record means; `None` for an address guard item.
@@ -39,16 +32,12 @@ pub fn change_record(record: &EventRecord) -> Result<Option<ChangeRecord>, Strin
     let seq = change.sequence_number.clone().unwrap_or_default();
     let old = client_of(&change.old_image)?;
     let new = client_of(&change.new_image)?;
-    let Some(user_id) = new.as_ref().or(old.as_ref()).map(|c| c.id.clone()) else {
-        return Ok(None);
-    };
-    Ok(Some(ChangeRecord {
-        seq,
-        user_id: UserId::from_string(user_id.as_str()),
+    Ok(change_of(
+        &seq,
         old,
         new,
-        committed_at: change.approximate_creation_date_time,
-    }))
+        change.approximate_creation_date_time,
+    ))
 }
 
 /// Publishes the events of `batch`; answers with the records to retry.
