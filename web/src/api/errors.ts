@@ -39,6 +39,8 @@ export function describeError(error: unknown): string {
   if (error instanceof ApiError) {
     if (error.status === 401) return 'Your session has ended. Sign in again.';
     if (error.status === 404) return error.problem?.detail ?? 'Not found.';
+    // 501: this deployment cannot do it (the AWS backend: sorting clients, the stats…).
+    if (error.status === 501) return error.problem?.detail ?? 'This deployment cannot do that.';
     if (error.status >= 500) return 'The server had a problem. Try again in a moment.';
     return error.problem?.detail ?? error.message;
   }
