@@ -50,7 +50,10 @@
 //!   `email`, `reason`, `created_at`; and `list_shard = "suppressions"` for listing;
 //! - the stream poller's position (`engage serve --backend aws` only; Lambda keeps
 //!   its own): `pk = "stream#<stream ARN>"`, `sk = "shard#<shard id>"`, `after`,
-//!   `updated_at` ([`crate::StreamCheckpoints`]).
+//!   `updated_at` ([`crate::StreamCheckpoints`]);
+//! - the LLM's spending of a UTC day, shared by every writer:
+//!   `pk = "llm_spend#<YYYY-MM-DD>"`, `sk = "spend"`, `tokens`, `micro_usd` (both added
+//!   to atomically), `expires_at` ([`crate::DynamoSpendTally`]).
 //!
 //! Indexes:
 //! - `byRescore`: `rescore_shard` / `next_rescore_at`, keys only (sparse: clients whose

@@ -1079,3 +1079,36 @@ async fn suppressions_are_added_listed_and_removed() {
         .unwrap();
     assert!(!ctx.suppressed);
 }
+
+#[tokio::test]
+async fn the_llm_spending_is_one_tally_for_every_writer() {
+    use engage_aws::DynamoSpendTally;
+    use engage_core::ports::SpendTally;
+    let env = env().await;
+    let day = chrono::NaiveDate::from_ymd_opt(2026, 11, 29).unwrap();
+    // Two writers (two Lambda environments) on the same table.
+    let a = DynamoSpendTally::new(env.ddb.clone(), &env.resources.ledger_table);
+    let b = DynamoSpendTally::new(env.ddb.clone(), &env.resources.ledger_table);
+    assert_eq!(
+        a.add(day, 0, 0.0).await.unwrap(),
+        (0, 0.0),
+        "nothing spent yet"
+    );
+    assert_eq!(
+        a.add(day, 1_200, 0.000_75).await.unwrap(),
+        (1_200, 0.000_75)
+    );
+    assert_eq!(b.add(day, 800, 0.000_5).await.unwrap(), (2_000, 0.001_25));
+    assert_eq!(
+        a.add(day, 0, 0.0).await.unwrap(),
+        (2_000, 0.001_25),
+        "a sees b's"
+    );
+    // Concurrent adds are all counted.
+    let adds = (0..10).map(|_| a.add(day, 10, 0.0));
+    futures_util::future::join_all(adds).await;
+    assert_eq!(b.add(day, 0, 0.0).await.unwrap().0, 2_100);
+    // Another day starts at nothing.
+    let next = day.succ_opt().unwrap();
+    assert_eq!(b.add(next, 0, 0.0).await.unwrap(), (0, 0.0));
+}

@@ -562,6 +562,21 @@ pub enum SendError {
     Permanent(String),
 }
 
+/// The model's spending of one UTC day, shared by every process that writes emails
+/// (on AWS, each mailer execution environment), so the daily budget holds across
+/// them. Without one, a process counts its own spending only.
+#[async_trait]
+pub trait SpendTally: Send + Sync + std::fmt::Debug {
+    /// Adds `tokens` and `usd` to `day`'s spending; answers the day's totals after
+    /// it, everyone's. Adding nothing reads them.
+    async fn add(
+        &self,
+        day: chrono::NaiveDate,
+        tokens: u64,
+        usd: f64,
+    ) -> Result<(u64, f64), StoreError>;
+}
+
 #[async_trait]
 pub trait MailSender: Send + Sync {
     /// `outbox`, `smtp` or `ses`.

@@ -12,14 +12,14 @@ use aws_config::SdkConfig;
 use engage_api::{AppState, TokenAuth};
 use engage_aws::tables::Resources;
 use engage_aws::{
-    DynamoClients, DynamoLedger, DynamoSuppressions, QueueMessage, SnsPublisher, SqsDeadLetters,
-    SqsQueue, StreamCheckpoints, StreamPoller,
+    DynamoClients, DynamoLedger, DynamoSpendTally, DynamoSuppressions, QueueMessage, SnsPublisher,
+    SqsDeadLetters, SqsQueue, StreamCheckpoints, StreamPoller,
 };
 use engage_core::StoreError;
 use engage_core::clock::Clock;
 use engage_core::ports::{
     ContentGenerator, DeadLetter, DeadLetters, DependencyHealth, EventPublisher, HealthCheck,
-    HealthStatus, MailSender, Page, StreamReplay,
+    HealthStatus, MailSender, Page, SpendTally, StreamReplay,
 };
 use engage_core::processor::Engine;
 use engage_core::service::ClientService;
@@ -113,7 +113,17 @@ impl AwsHost {
         let suppressions = Arc::new(DynamoSuppressions::new(dynamodb.clone(), &resources));
         let publisher = Arc::new(SnsPublisher::new(sns, topic_arn));
         let template: Arc<dyn ContentGenerator> = Arc::new(TemplateGenerator);
-        let generator = crate::wiring::generator(config, None, &clock, &template).await?;
+        let tally: Arc<dyn SpendTally> = Arc::new(DynamoSpendTally::new(
+            dynamodb.clone(),
+            resources.ledger_table.clone(),
+        ));
+        let generator = crate::wiring::generator(
+            config,
+            crate::wiring::Spending::Shared(&tally),
+            &clock,
+            &template,
+        )
+        .await?;
         let engine = Engine {
             clients: clients.clone(),
             ledger,

@@ -6,7 +6,7 @@ use crate::config::{Config, SenderKind};
 use anyhow::Context as _;
 use engage_core::clock::Clock;
 use engage_core::config::EngineConfig;
-use engage_core::ports::{ContentGenerator, FeedbackIntake, MailSender};
+use engage_core::ports::{ContentGenerator, FeedbackIntake, MailSender, SpendTally};
 use engage_core::processor::Engine;
 use engage_core::unsubscribe::UnsubscribeLinks;
 use engage_embedded::Store;
@@ -45,12 +45,20 @@ pub async fn sender(config: &Config) -> anyhow::Result<Arc<dyn MailSender>> {
     })
 }
 
-/// The configured generator: the template, or a model (its daily budget carried over
-/// from the emails it wrote since midnight UTC, when `store` can tell: the AWS backend
-/// starts each process with the whole day's budget).
+/// Where a model's daily budget is counted besides the process itself.
+#[derive(Debug, Clone, Copy)]
+pub enum Spending<'a> {
+    /// One process: the day so far is read from the emails `store` holds.
+    Store(&'a Store),
+    /// Many processes (the AWS backend): the day's spending is `tally`, shared.
+    Shared(&'a Arc<dyn SpendTally>),
+}
+
+/// The configured generator: the template, or a model whose daily budget counts what
+/// was already spent today (`spending`).
 pub async fn generator(
     config: &Config,
-    store: Option<&Store>,
+    spending: Spending<'_>,
     clock: &Arc<dyn Clock>,
     template: &Arc<dyn ContentGenerator>,
 ) -> anyhow::Result<Arc<dyn ContentGenerator>> {
@@ -63,11 +71,18 @@ pub async fn generator(
                 .date_naive()
                 .and_time(chrono::NaiveTime::MIN)
                 .and_utc();
-            if let Some(store) = store {
-                let (tokens, usd) = store.llm_spend_since(midnight).await?;
-                llm.spent_earlier_today(tokens, usd);
+            match spending {
+                Spending::Store(store) => {
+                    let (tokens, usd) = store.llm_spend_since(midnight).await?;
+                    llm.spent_earlier_today(tokens, usd);
+                    Arc::new(llm)
+                }
+                Spending::Shared(tally) => Arc::new(
+                    llm.with_tally(tally.clone())
+                        .await
+                        .context("reading the day's shared LLM spending")?,
+                ),
             }
-            Arc::new(llm)
         }
         None => template.clone(),
     })
@@ -97,7 +112,7 @@ pub async fn engine(
     let secret =
         crate::secrets::unsubscribe_secret(config.unsubscribe_secret.as_deref(), &config.data_dir)?;
     let template: Arc<dyn ContentGenerator> = Arc::new(TemplateGenerator);
-    let generator = generator(config, Some(store), &clock, &template).await?;
+    let generator = generator(config, Spending::Store(store), &clock, &template).await?;
     let store_arc = Arc::new(store.clone());
     let links = links(config, &secret);
     Ok(Engine {

@@ -13,9 +13,9 @@
 use anyhow::Context as _;
 use aws_config::SdkConfig;
 use engage::config::{Backend, Config, Overrides, Secrets};
-use engage_aws::{DynamoClients, DynamoLedger, DynamoSuppressions, SnsPublisher};
+use engage_aws::{DynamoClients, DynamoLedger, DynamoSpendTally, DynamoSuppressions, SnsPublisher};
 use engage_core::clock::{Clock, SystemClock};
-use engage_core::ports::{ContentGenerator, FeedbackIntake, MailSender};
+use engage_core::ports::{ContentGenerator, FeedbackIntake, MailSender, SpendTally};
 use engage_core::processor::Engine;
 use std::sync::Arc;
 
@@ -175,7 +175,17 @@ pub async fn engine(started: &Started) -> anyhow::Result<Engine> {
     let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let template: Arc<dyn ContentGenerator> = Arc::new(engage_llm::TemplateGenerator);
-    let generator = engage::wiring::generator(config, None, &clock, &template).await?;
+    let tally: Arc<dyn SpendTally> = Arc::new(DynamoSpendTally::new(
+        dynamodb.clone(),
+        resources.ledger_table.clone(),
+    ));
+    let generator = engage::wiring::generator(
+        config,
+        engage::wiring::Spending::Shared(&tally),
+        &clock,
+        &template,
+    )
+    .await?;
     let secret = config
         .unsubscribe_secret
         .as_deref()

@@ -20,10 +20,10 @@
 
 use crate::limits::{Breaker, Limiter};
 use crate::prompt::{self, PROMPT_VERSION};
-use crate::spend::{Budget, Prices};
+use crate::spend::{Budget, Prices, today};
 use async_trait::async_trait;
 use engage_core::compose::{ComposeRequest, Composed, Content, Generation};
-use engage_core::ports::{ComposeError, ContentGenerator};
+use engage_core::ports::{ComposeError, ContentGenerator, SpendTally};
 use rand::Rng as _;
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
@@ -110,6 +110,8 @@ pub struct OpenAiGenerator {
     limiter: Limiter,
     breaker: Breaker,
     budget: Budget,
+    /// The day's spending shared with the other writers, if any.
+    tally: Option<std::sync::Arc<dyn SpendTally>>,
     prices: Option<Prices>,
     /// Set once the server refused `json_schema`: ask in JSON mode from then on.
     json_mode: AtomicBool,
@@ -189,6 +191,7 @@ impl OpenAiGenerator {
             limiter: Limiter::new(settings.rpm, settings.tpm),
             breaker: Breaker::new(settings.breaker_failures, settings.breaker_cooldown),
             budget: Budget::new(settings.daily_token_budget, settings.daily_cost_budget_usd),
+            tally: None,
             prices: settings.prices.or_else(|| Prices::known(&settings.model)),
             settings,
             http,
@@ -364,6 +367,34 @@ impl OpenAiGenerator {
         self.budget.add(tokens, usd);
     }
 
+    /// Counts the daily budget in `tally` too, shared with every other writer, and
+    /// starts from the day's spending it already holds.
+    pub async fn with_tally(
+        mut self,
+        tally: std::sync::Arc<dyn SpendTally>,
+    ) -> Result<Self, engage_core::StoreError> {
+        let day = today();
+        let (tokens, usd) = tally.add(utc_day(day), 0, 0.0).await?;
+        self.budget.observe(day, tokens, usd);
+        self.tally = Some(tally);
+        Ok(self)
+    }
+
+    /// Adds an answer's spending to the shared tally and takes in everyone's totals.
+    /// A tally that cannot be reached is logged: the local count still holds.
+    async fn share_spend(&self, generation: &Generation) {
+        let Some(tally) = &self.tally else { return };
+        let day = today();
+        let tokens = generation.tokens_in + generation.tokens_out;
+        match tally
+            .add(utc_day(day), tokens, generation.cost_usd.unwrap_or(0.0))
+            .await
+        {
+            Ok((tokens, usd)) => self.budget.observe(day, tokens, usd),
+            Err(e) => tracing::warn!(error = %e, "the shared LLM spending could not be updated"),
+        }
+    }
+
     /// Full jitter: a random wait up to base × 2^retry, capped.
     fn backoff(&self, retry: u32) -> Duration {
         let cap = self
@@ -519,6 +550,7 @@ impl ContentGenerator for OpenAiGenerator {
                 Ok(answered) => {
                     self.breaker.succeeded();
                     let generation = self.account(&answered, &messages, started, attempts);
+                    self.share_spend(&generation).await;
                     if let Some(m) = &self.settings.moderation {
                         self.moderate(m, &answered.content).await?;
                     }
@@ -562,6 +594,13 @@ impl ContentGenerator for OpenAiGenerator {
             tokio::time::sleep(wait).await;
         }
     }
+}
+
+/// The UTC date of a day number (days since 1970-01-01).
+fn utc_day(day: u64) -> chrono::NaiveDate {
+    chrono::DateTime::from_timestamp(day as i64 * 86_400, 0)
+        .unwrap_or_default()
+        .date_naive()
 }
 
 #[cfg(test)]

@@ -60,7 +60,7 @@ struct Spent {
     usd: f64,
 }
 
-fn today() -> u64 {
+pub(crate) fn today() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() / 86_400)
@@ -99,6 +99,17 @@ impl Budget {
             return Err(format!("${:.4} of ${limit} spent today (UTC)", s.usd));
         }
         Ok(())
+    }
+
+    /// Takes in the day's totals as a shared tally knows them (everyone's spending):
+    /// the count never goes down, and a total of another day is ignored.
+    pub fn observe(&self, day: u64, tokens: u64, usd: f64) {
+        let mut s = self.spent.lock().expect("budget");
+        if s.day != day {
+            return;
+        }
+        s.tokens = s.tokens.max(tokens);
+        s.usd = s.usd.max(usd);
     }
 
     pub fn add(&self, tokens: u64, usd: f64) {

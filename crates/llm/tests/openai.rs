@@ -255,6 +255,72 @@ async fn a_spent_daily_budget_stops_asking_the_model() {
     assert!(e.to_string().contains("$0.5000 of $0.5"), "{e}");
 }
 
+/// A day's spending shared in this process, as the DynamoDB tally shares it between
+/// processes (`engage_aws::DynamoSpendTally`, tested against moto).
+#[derive(Debug, Default)]
+struct SharedDay(std::sync::Mutex<(u64, f64)>);
+
+#[async_trait::async_trait]
+impl engage_core::ports::SpendTally for SharedDay {
+    async fn add(
+        &self,
+        _day: chrono::NaiveDate,
+        tokens: u64,
+        usd: f64,
+    ) -> Result<(u64, f64), engage_core::StoreError> {
+        let mut d = self.0.lock().unwrap();
+        d.0 += tokens;
+        d.1 += usd;
+        Ok(*d)
+    }
+}
+
+#[tokio::test]
+async fn the_daily_budget_counts_what_every_writer_spent() {
+    let mock = Llmock::start().await;
+    mock.script(json!([{"type": "reply", "times": null, "text": answer()["text"]}]))
+        .await;
+    let day = std::sync::Arc::new(SharedDay::default());
+    let budget = |s: &mut OpenAiSettings| s.daily_token_budget = Some(1_000_000);
+    let a = generator(&mock, budget)
+        .with_tally(day.clone())
+        .await
+        .unwrap();
+    let b = generator(&mock, budget)
+        .with_tally(day.clone())
+        .await
+        .unwrap();
+    let composed = a.generate(&request()).await.unwrap();
+    let g = composed.generation.unwrap();
+    assert_eq!(
+        day.0.lock().unwrap().0,
+        g.tokens_in + g.tokens_out,
+        "a's spending is shared"
+    );
+
+    // Another writer spends the rest of the day's budget: both stop asking the model,
+    // b as soon as it hears of it, a when it next reads the tally.
+    use engage_core::ports::SpendTally as _;
+    day.add(chrono::NaiveDate::MIN, 1_000_000, 0.0)
+        .await
+        .unwrap();
+    b.generate(&request())
+        .await
+        .expect("b had not heard yet; its answer tells it");
+    let e = b.generate(&request()).await.unwrap_err();
+    assert!(matches!(e, ComposeError::OverBudget(_)), "{e}");
+    let late = generator(&mock, budget)
+        .with_tally(day.clone())
+        .await
+        .unwrap();
+    let e = late.generate(&request()).await.unwrap_err();
+    assert!(
+        matches!(e, ComposeError::OverBudget(_)),
+        "a writer starting now: {e}"
+    );
+    assert_eq!(mock.requests().await.len(), 2);
+}
+
 /// An OpenAI-format moderation endpoint on 127.0.0.1 that flags any input mentioning
 /// "hate"; it stops when the test's runtime does.
 async fn moderation_server() -> String {
