@@ -72,11 +72,11 @@ bench-lambda: venv
 	$(CARGO) build --release -p engage --example bench_lambda
 	$(CARGO_TARGET_DIR)/release/examples/bench_lambda --out docs/benchmarks.md
 
-## The console with BENCH_CLIENTS clients (default 1,000,000, loaded by `engage demo`): the clients page's first page in Chromium, and the initial JavaScript's gzipped size; writes docs/benchmarks.console.md into docs/benchmarks.md.
+## The console with BENCH_CLIENTS clients (default 1,000,000, loaded by `engage demo`, about 7 minutes; BENCH_CONSOLE_DIR=dir keeps them for the next run): the clients page's first page in Chromium, and the initial JavaScript's gzipped size; writes docs/benchmarks.console.md into docs/benchmarks.md.
 bench-console: web chromium
 	$(CARGO) build --release --bin engage
-	@D=$$(mktemp -d) && trap 'rm -rf "$$D"' EXIT && \
-	  ENGAGE_DATA_DIR=$$D ENGAGE_DURABILITY=normal $(CARGO_TARGET_DIR)/release/engage demo --clients $(BENCH_CLIENTS) && \
+	@D="$(BENCH_CONSOLE_DIR)"; if [ -z "$$D" ]; then D=$$(mktemp -d); trap 'rm -rf "$$D"' EXIT; fi; \
+	  { [ -f "$$D/engage.db" ] || ENGAGE_DATA_DIR=$$D ENGAGE_DURABILITY=normal $(CARGO_TARGET_DIR)/release/engage demo --clients $(BENCH_CLIENTS); } && \
 	  cd web && BENCH_DATA_DIR=$$D BENCH_CLIENTS=$(BENCH_CLIENTS) E2E_ENGAGE_BIN=$(CARGO_TARGET_DIR)/release/engage \
 	    CHROMIUM_PATH=$$(command -v chromium) npx playwright test -c playwright.bench.config.ts
 

@@ -6,13 +6,15 @@ import { expect, test } from '@playwright/test';
 import { readdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { execSync } from 'node:child_process';
 import { gzipSync } from 'node:zlib';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { BENCH_TOKEN } from '../playwright.bench.config';
 
 const RUNS = 7;
 const FIRST_PAGE_TARGET_MS = 1000;
 const INITIAL_JS_TARGET_KB = 250;
-const DOCS = join(__dirname, '..', '..', 'docs');
+const HERE = dirname(fileURLToPath(import.meta.url));
+const DOCS = join(HERE, '..', '..', 'docs');
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -21,7 +23,7 @@ function median(xs: number[]): number {
 
 /** The scripts `index.html` loads before anything else: its entry and the modules it preloads. */
 function initialJsGzipBytes(): { bytes: number; files: string[] } {
-  const dist = join(__dirname, '..', 'dist');
+  const dist = join(HERE, '..', 'dist');
   const html = readFileSync(join(dist, 'index.html'), 'utf8');
   const files = [...html.matchAll(/(?:src|href)="\/(assets\/[^"]+\.js)"/g)].map((m) => String(m[1]));
   const bytes = files.reduce((n, f) => n + gzipSync(readFileSync(join(dist, f)), { level: 9 }).length, 0);
@@ -82,5 +84,5 @@ Written by \`make bench-console\` (\`web/bench/clients.bench.ts\`); rerun it to 
   if (existsSync(report)) writeFileSync(report, splice(readFileSync(report, 'utf8'), md));
   console.log(md);
   expect(rows).toBeGreaterThan(1);
-  expect(readdirSync(join(__dirname, '..', 'dist', 'assets')).length).toBeGreaterThan(0);
+  expect(readdirSync(join(HERE, '..', 'dist', 'assets')).length).toBeGreaterThan(0);
 });
