@@ -287,12 +287,9 @@ impl DynamoClients {
                 .consistent_read(true)
                 .build(),
         )?;
-        let mut got = self
-            .batch_get(HashMap::from([(self.ledger_table.clone(), keys)]))
-            .await?;
-        Ok(got
-            .remove(&self.ledger_table)
-            .unwrap_or_default()
+        Ok(self
+            .batch_get_from(&self.ledger_table, keys)
+            .await?
             .iter()
             .filter_map(|i| get_s(i, "email").map(str::to_string))
             .collect())
@@ -371,6 +368,18 @@ impl DynamoClients {
 
     /// Items of `table` by key, in any order; `BatchGetItem`'s unprocessed keys are
     /// asked for again. Keys must be distinct and at most 100.
+    /// [`Self::batch_get`] of one table: its items.
+    async fn batch_get_from(
+        &self,
+        table: &str,
+        keys: KeysAndAttributes,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut got = self
+            .batch_get(HashMap::from([(table.to_string(), keys)]))
+            .await?;
+        Ok(got.remove(table).unwrap_or_default())
+    }
+
     async fn batch_get(
         &self,
         requests: HashMap<String, KeysAndAttributes>,
@@ -410,12 +419,9 @@ impl DynamoClients {
                 .consistent_read(true)
                 .build(),
         )?;
-        let mut got = self
-            .batch_get(HashMap::from([(self.users_table.clone(), keys)]))
-            .await?;
-        Ok(got
-            .remove(&self.users_table)
-            .unwrap_or_default()
+        Ok(self
+            .batch_get_from(&self.users_table, keys)
+            .await?
             .into_iter()
             .filter(|i| get_s(i, "kind") == Some(KIND_USER))
             .filter_map(|i| Some((get_s(&i, keys::PK)?.to_string(), i)))
@@ -818,10 +824,8 @@ impl ClientImport for DynamoClients {
                     .consistent_read(true)
                     .build(),
             )?;
-            let got = self
-                .batch_get(HashMap::from([(self.users_table.clone(), keys)]))
-                .await?;
-            for item in got.into_values().flatten() {
+            let got = self.batch_get_from(&self.users_table, keys).await?;
+            for item in got {
                 if let (Some(pk), Some(user)) = (get_s(&item, keys::PK), get_s(&item, "user_id")) {
                     owner_of.insert(pk.to_string(), user.to_string());
                 }
