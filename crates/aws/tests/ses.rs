@@ -16,7 +16,7 @@ fn outgoing(to: &str, from: &str) -> OutgoingEmail {
         to_name: "Zoë Ñúñez".into(),
         from: from.into(),
         unsubscribe_url: "https://engage.example.com/u/tok123".into(),
-        unsubscribe_mailto: "mailto:unsubscribe+tok123@example.com".into(),
+        unsubscribe_mailto: Some("mailto:unsubscribe+tok123@example.com".into()),
         email: Email {
             id: EmailId::from_string("eml_42_welcome"),
             user_id: UserId::from_string("usr_1"),

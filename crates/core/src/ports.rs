@@ -544,7 +544,8 @@ pub struct OutgoingEmail {
     pub to_name: String,
     pub from: String,
     pub unsubscribe_url: String,
-    pub unsubscribe_mailto: String,
+    /// Only when an operator configured a mailbox that is read.
+    pub unsubscribe_mailto: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -16,7 +16,8 @@ pub struct UnsubscribeLinks {
     secret: Vec<u8>,
     /// Keys of earlier links, still accepted.
     previous: Vec<Vec<u8>>,
-    mailto_domain: String,
+    /// A mailbox someone reads, for `mailto:` unsubscribes; none: links only.
+    mailbox: Option<String>,
 }
 
 impl std::fmt::Debug for UnsubscribeLinks {
@@ -28,13 +29,20 @@ impl std::fmt::Debug for UnsubscribeLinks {
 }
 
 impl UnsubscribeLinks {
-    pub fn new(public_url: &str, secret: &[u8], mailto_domain: &str) -> Self {
+    pub fn new(public_url: &str, secret: &[u8]) -> Self {
         Self {
             public_url: public_url.trim_end_matches('/').to_string(),
             secret: secret.to_vec(),
             previous: Vec::new(),
-            mailto_domain: mailto_domain.to_string(),
+            mailbox: None,
         }
+    }
+
+    /// Offers `mailto:` unsubscribes to `mailbox` too. Only for a mailbox that is
+    /// read: a request sent there that nobody acts on is an unsubscribe ignored.
+    pub fn with_mailbox(mut self, mailbox: Option<String>) -> Self {
+        self.mailbox = mailbox;
+        self
     }
 
     /// Also accepts links signed with these earlier keys.
@@ -80,12 +88,13 @@ impl UnsubscribeLinks {
         format!("{}/u/{}", self.public_url, self.token(user))
     }
 
-    pub fn mailto(&self, user: &UserId) -> String {
-        format!(
-            "mailto:unsubscribe@{}?subject=unsubscribe%20{}",
-            self.mailto_domain,
+    /// `mailto:{mailbox}?subject=unsubscribe%20{token}`, when a mailbox is configured.
+    pub fn mailto(&self, user: &UserId) -> Option<String> {
+        let mailbox = self.mailbox.as_ref()?;
+        Some(format!(
+            "mailto:{mailbox}?subject=unsubscribe%20{}",
             self.token(user)
-        )
+        ))
     }
 }
 
@@ -95,12 +104,12 @@ mod tests {
 
     #[test]
     fn tokens_verify_and_tampering_fails() {
-        let links = UnsubscribeLinks::new("http://127.0.0.1:8080/", b"secret", "example.com");
+        let links = UnsubscribeLinks::new("http://127.0.0.1:8080/", b"secret");
         let u = UserId::from_string("usr_1");
         let t = links.token(&u);
         assert_eq!(links.verify(&t), Some(u.clone()));
         assert_eq!(links.verify(&t.replace("usr_1", "usr_2")), None);
-        let other = UnsubscribeLinks::new("http://x", b"other", "example.com");
+        let other = UnsubscribeLinks::new("http://x", b"other");
         assert_eq!(other.verify(&t), None);
         assert!(
             links
@@ -110,15 +119,28 @@ mod tests {
     }
 
     #[test]
+    fn a_mailto_only_with_a_mailbox_someone_reads() {
+        let u = UserId::from_string("usr_1");
+        let links = UnsubscribeLinks::new("http://x", b"secret");
+        assert_eq!(links.mailto(&u), None);
+        let links = links.with_mailbox(Some("unsubscribe@shop.example".into()));
+        let mailto = links.mailto(&u).unwrap();
+        assert!(
+            mailto.starts_with("mailto:unsubscribe@shop.example?subject=unsubscribe%20usr_1."),
+            "{mailto}"
+        );
+    }
+
+    #[test]
     fn a_rotated_key_keeps_old_links_working_until_it_is_dropped() {
         let u = UserId::from_string("usr_1");
-        let old = UnsubscribeLinks::new("http://x", b"old-key", "example.com").token(&u);
-        let rotated = UnsubscribeLinks::new("http://x", b"new-key", "example.com")
+        let old = UnsubscribeLinks::new("http://x", b"old-key").token(&u);
+        let rotated = UnsubscribeLinks::new("http://x", b"new-key")
             .with_previous_keys(vec![b"old-key".to_vec()]);
         assert_eq!(rotated.verify(&old), Some(u.clone()));
         assert_ne!(rotated.token(&u), old, "new links use the new key");
         assert_eq!(rotated.verify(&rotated.token(&u)), Some(u.clone()));
-        let revoked = UnsubscribeLinks::new("http://x", b"new-key", "example.com");
+        let revoked = UnsubscribeLinks::new("http://x", b"new-key");
         assert_eq!(revoked.verify(&old), None);
     }
 }

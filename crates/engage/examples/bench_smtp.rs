@@ -79,7 +79,7 @@ fn outgoing(i: usize) -> OutgoingEmail {
         to_name: "Zoë Doe".into(),
         from: "Your styling team <styling@engage.localhost>".into(),
         unsubscribe_url: format!("https://engage.example/u/usr_{i}.tok"),
-        unsubscribe_mailto: "mailto:unsubscribe@engage.localhost?subject=unsubscribe".into(),
+        unsubscribe_mailto: None,
     }
 }
 

@@ -131,7 +131,8 @@ pub async fn engine(
 
 /// The unsubscribe links, signed with `secret` (and accepting the previous keys').
 pub fn links(config: &Config, secret: &[u8]) -> UnsubscribeLinks {
-    UnsubscribeLinks::new(&config.public_url(), secret, config.engine.from_domain())
+    UnsubscribeLinks::new(&config.public_url(), secret)
+        .with_mailbox(config.mail.unsubscribe_mailbox.clone())
         .with_previous_keys(
             config
                 .unsubscribe_previous_secrets

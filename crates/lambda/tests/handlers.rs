@@ -50,11 +50,7 @@ fn world() -> World {
         sender: Arc::new(OutboxSender::new(dir.path().join("outbox")).unwrap()),
         publisher: s.clone(),
         suppressions: s.clone(),
-        links: UnsubscribeLinks::new(
-            "https://engage.test",
-            b"key-for-the-lambda-tests",
-            config.from_domain(),
-        ),
+        links: UnsubscribeLinks::new("https://engage.test", b"key-for-the-lambda-tests"),
         clock: clock.clone(),
         config: Arc::new(config),
     };

@@ -39,6 +39,12 @@ text_header!(
     "List-Unsubscribe-Post"
 );
 text_header!(
+    /// `List-Id: <{campaign}.{domain}>` (RFC 2919): which of the sender's lists an
+    /// email belongs to, for filters and feedback loops.
+    ListId,
+    "List-Id"
+);
+text_header!(
     /// The ledger id of the email, so a bounce or a complaint can be traced back.
     XEngageEmailId,
     "X-Engage-Email-Id"
@@ -48,6 +54,29 @@ text_header!(
     XEngageCampaign,
     "X-Engage-Campaign"
 );
+
+impl ListId {
+    /// The list of `campaign` at `domain`. A list label is a dot-atom; campaign names
+    /// are configurable, so anything but letters, digits, `-` and `_` becomes `-`.
+    pub fn for_campaign(campaign: &str, domain: &str) -> Self {
+        let label: String = campaign
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '-'
+                }
+            })
+            .collect();
+        let label = if label.is_empty() {
+            "engage".into()
+        } else {
+            label
+        };
+        Self(format!("<{label}.{domain}>"))
+    }
+}
 
 impl ListUnsubscribePost {
     /// The only value RFC 8058 defines.

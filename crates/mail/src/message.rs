@@ -15,7 +15,9 @@ use lettre::message::header::{ContentTransferEncoding, ContentType};
 use lettre::message::{Mailbox, MultiPart, SinglePart};
 use std::time::SystemTime;
 
-use crate::headers::{ListUnsubscribe, ListUnsubscribePost, XEngageCampaign, XEngageEmailId};
+use crate::headers::{
+    ListId, ListUnsubscribe, ListUnsubscribePost, XEngageCampaign, XEngageEmailId,
+};
 
 /// Why a message could not be built. Each is permanent: sending again will not help.
 #[derive(Debug, thiserror::Error)]
@@ -36,8 +38,9 @@ pub enum BuildError {
 }
 
 /// The complete message for `email`: `multipart/alternative` (text, then HTML) with the
-/// unsubscribe footer in both parts, `List-Unsubscribe` (https and mailto) and
-/// `List-Unsubscribe-Post: List-Unsubscribe=One-Click`, and the `X-Engage-*` headers.
+/// unsubscribe footer in both parts, `List-Unsubscribe` (https, and mailto when a read
+/// mailbox is configured), `List-Unsubscribe-Post: List-Unsubscribe=One-Click`,
+/// `List-Id`, and the `X-Engage-*` headers.
 pub fn build_message(email: &OutgoingEmail) -> Result<Message, BuildError> {
     let from: Mailbox = email.from.parse().map_err(|cause| BuildError::From {
         from: email.from.clone(),
@@ -49,9 +52,17 @@ pub fn build_message(email: &OutgoingEmail) -> Result<Message, BuildError> {
         (!to_name.is_empty()).then(|| to_name.to_string()),
         to_address,
     );
-    for link in [&email.unsubscribe_url, &email.unsubscribe_mailto] {
+    let links: Vec<&String> = std::iter::once(&email.unsubscribe_url)
+        .chain(&email.unsubscribe_mailto)
+        .collect();
+    for link in &links {
         check_link(link)?;
     }
+    let list_unsubscribe = links
+        .iter()
+        .map(|l| format!("<{l}>"))
+        .collect::<Vec<_>>()
+        .join(", ");
 
     let record = &email.email;
     let date = record.scheduled_for.unwrap_or(record.created_at);
@@ -75,17 +86,16 @@ pub fn build_message(email: &OutgoingEmail) -> Result<Message, BuildError> {
         .singlepart(part(ContentType::TEXT_PLAIN, text_body(email)))
         .singlepart(part(ContentType::TEXT_HTML, html_document(email)));
 
+    let list_id = ListId::for_campaign(&record.campaign, from.email.domain());
     let message = Message::builder()
         .message_id(Some(format!("<{}>", message_id_for(&id, &from))))
         .date(SystemTime::from(date))
         .from(from)
         .to(to)
         .subject(record.subject.clone())
-        .header(ListUnsubscribe(format!(
-            "<{}>, <{}>",
-            email.unsubscribe_url, email.unsubscribe_mailto
-        )))
+        .header(ListUnsubscribe(list_unsubscribe))
         .header(ListUnsubscribePost::one_click())
+        .header(list_id)
         .header(XEngageEmailId(record.id.to_string()))
         .header(XEngageCampaign(record.campaign.clone()))
         .multipart(body)?;
@@ -239,8 +249,9 @@ pub(crate) mod tests {
             to_name: "Zoë Müller".into(),
             from: "Your styling team <styling@engage.localhost>".into(),
             unsubscribe_url: "https://engage.example/u/tok?a=1&b=2".into(),
-            unsubscribe_mailto: "mailto:unsubscribe@engage.example?subject=unsubscribe%20tok"
-                .into(),
+            unsubscribe_mailto: Some(
+                "mailto:unsubscribe@engage.example?subject=unsubscribe%20tok".into(),
+            ),
         }
     }
 
@@ -279,6 +290,10 @@ pub(crate) mod tests {
             h.get_first_value("List-Unsubscribe-Post").unwrap(),
             "List-Unsubscribe=One-Click"
         );
+        assert_eq!(
+            h.get_first_value("List-Id").unwrap(),
+            "<welcome.engage.localhost>"
+        );
         assert_eq!(h.get_first_value("X-Engage-Email-Id").unwrap(), "eml_abc");
         assert_eq!(h.get_first_value("X-Engage-Campaign").unwrap(), "welcome");
         assert_eq!(m.ctype.mimetype, "multipart/alternative");
@@ -297,6 +312,23 @@ pub(crate) mod tests {
         assert!(html.contains(">Your first Fix, explained</span>"));
         assert!(html.contains("<a href=\"https://engage.example/u/tok?a=1&amp;b=2\">"));
         assert!(html.trim_end().ends_with("</html>"));
+    }
+
+    #[test]
+    fn without_a_read_mailbox_list_unsubscribe_has_only_the_https_link() {
+        let mut email = outgoing("eml_abc");
+        email.unsubscribe_mailto = None;
+        email.email.campaign = "win back!".into();
+        let raw = build_message(&email).unwrap().formatted();
+        let m = mailparse::parse_mail(&raw).unwrap();
+        assert_eq!(
+            m.headers.get_first_value("List-Unsubscribe").unwrap(),
+            "<https://engage.example/u/tok?a=1&b=2>"
+        );
+        assert_eq!(
+            m.headers.get_first_value("List-Id").unwrap(),
+            "<win-back-.engage.localhost>"
+        );
     }
 
     #[test]

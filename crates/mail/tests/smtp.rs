@@ -41,7 +41,9 @@ fn outgoing(id: &str, to: &str) -> OutgoingEmail {
         to_name: "Zoë Müller".into(),
         from: "Your styling team <styling@engage.localhost>".into(),
         unsubscribe_url: "https://engage.example/u/tok?a=1&b=2".into(),
-        unsubscribe_mailto: "mailto:unsubscribe@engage.example?subject=unsubscribe%20tok".into(),
+        unsubscribe_mailto: Some(
+            "mailto:unsubscribe@engage.example?subject=unsubscribe%20tok".into(),
+        ),
     }
 }
 

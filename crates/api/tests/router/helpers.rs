@@ -80,8 +80,7 @@ pub fn spawn_app_with(tweak: impl FnOnce(&mut AppState)) -> TestApp {
     .unwrap();
     let store_arc = Arc::new(store.clone());
     let config = EngineConfig::default();
-    let mailto_domain = config.from_domain().to_string();
-    let links = UnsubscribeLinks::new(PUBLIC_URL, SECRET, &mailto_domain);
+    let links = UnsubscribeLinks::new(PUBLIC_URL, SECRET);
     let template: Arc<dyn ContentGenerator> = Arc::new(TemplateGenerator);
     let engine = Engine {
         clients: store_arc.clone(),

@@ -143,8 +143,8 @@ async fn forged_tampered_and_garbage_tokens_get_the_same_404_and_change_nothing(
     let last = flipped.last_mut().unwrap();
     *last = if *last == b'0' { b'1' } else { b'0' };
     let flipped = String::from_utf8(flipped).unwrap();
-    let other_secret = UnsubscribeLinks::new(PUBLIC_URL, b"another-secret", "example.com")
-        .token(&UserId::from_string(&zoe));
+    let other_secret =
+        UnsubscribeLinks::new(PUBLIC_URL, b"another-secret").token(&UserId::from_string(&zoe));
     let bad = [
         flipped,
         format!("{bob}.{mac}"),

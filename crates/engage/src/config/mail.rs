@@ -23,6 +23,10 @@ pub struct MailConfig {
     /// Emails per second handed to the provider (its sending quota); unset: as fast
     /// as the sender goes.
     pub max_send_rate: Option<f64>,
+    /// A mailbox someone reads, offered in `List-Unsubscribe` as `mailto:` beside the
+    /// one-click link. Unset (the default): the link only, since a request mailed to
+    /// an address nobody reads is an unsubscribe ignored.
+    pub unsubscribe_mailbox: Option<String>,
     pub smtp: SmtpConfig,
     pub ses: SesConfig,
 }
@@ -32,6 +36,7 @@ impl Default for MailConfig {
         Self {
             sender: SenderKind::Outbox,
             max_send_rate: None,
+            unsubscribe_mailbox: None,
             smtp: SmtpConfig::default(),
             ses: SesConfig::default(),
         }
@@ -130,6 +135,10 @@ impl MailConfig {
             anyhow::bail!(
                 "configuration: mail.max_send_rate must be more than 0 (emails per second), not {r}"
             );
+        }
+        if let Some(m) = &self.unsubscribe_mailbox {
+            engage_core::client::EmailAddress::parse(m)
+                .map_err(|e| anyhow::anyhow!("configuration: mail.unsubscribe_mailbox: {e}"))?;
         }
         let s = &self.smtp;
         s.security

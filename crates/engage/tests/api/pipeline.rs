@@ -35,7 +35,9 @@ async fn a_new_opted_in_client_gets_a_welcome_email_in_the_outbox() {
     assert_eq!(files.len(), 1);
     let raw = std::fs::read_to_string(&files[0]).unwrap();
     assert!(raw.contains("List-Unsubscribe: <http"), "{raw}");
+    assert!(!raw.contains("mailto:"), "no mailbox is configured: {raw}");
     assert!(raw.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"));
+    assert!(raw.contains("List-Id: <welcome.engage.localhost>"), "{raw}");
     assert!(raw.contains("multipart/alternative"));
 
     // The email is also reachable through the emails API.
@@ -46,6 +48,29 @@ async fn a_new_opted_in_client_gets_a_welcome_email_in_the_outbox() {
         ))
         .await;
     assert_eq!(one["user_id"], id.as_str());
+}
+
+#[tokio::test]
+async fn a_configured_unsubscribe_mailbox_is_offered_beside_the_link() {
+    let app = spawn_app_with(|c| {
+        c.mail.unsubscribe_mailbox = Some("unsubscribe@shop.example".into());
+    })
+    .await;
+    app.create_client("ada@example.com", "Europe/London", true)
+        .await;
+    app.settle().await;
+    use mailparse::MailHeaderMap as _;
+    let raw = std::fs::read(&app.outbox_files()[0]).unwrap();
+    let header = mailparse::parse_mail(&raw)
+        .unwrap()
+        .headers
+        .get_first_value("List-Unsubscribe")
+        .unwrap();
+    assert!(
+        header.contains("<http")
+            && header.contains("<mailto:unsubscribe@shop.example?subject=unsubscribe"),
+        "{header}"
+    );
 }
 
 /// A client with two good Fixes a month apart and a complete profile.

@@ -61,11 +61,15 @@ async fn the_welcome_email_arrives_with_both_parts_and_the_unsubscribe_headers()
         header("List-Unsubscribe-Post"),
         "List-Unsubscribe=One-Click"
     );
+    // No mailbox configured: the one-click link only, never a mailto nobody reads.
     let unsubscribe = header("List-Unsubscribe");
     assert!(
-        unsubscribe.contains("/u/") && unsubscribe.contains("mailto:"),
+        unsubscribe.starts_with('<')
+            && unsubscribe.contains("/u/")
+            && !unsubscribe.contains("mailto:"),
         "{unsubscribe}"
     );
+    assert_eq!(header("List-Id"), "<welcome.engage.localhost>");
     let types: Vec<String> = parsed
         .subparts
         .iter()
