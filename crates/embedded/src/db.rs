@@ -93,6 +93,7 @@ pub(crate) fn unexpected(e: impl std::fmt::Display) -> StoreError {
 impl Db {
     /// Opens (creating if needed) the database and applies the schema.
     pub fn open(path: &Path, durability: Durability) -> anyhow::Result<Self> {
+        create_private(path)?;
         let conn = Connection::open(path).with_context(|| format!("opening {}", path.display()))?;
         configure(&conn, durability).context("configuring SQLite")?;
         crate::schema::migrate(&conn).context("applying the schema")?;
@@ -229,6 +230,22 @@ fn open_reader(path: &Path) -> rusqlite::Result<Connection> {
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     conn.pragma_update(None, "cache_size", -READER_CACHE_KIB)?;
     Ok(conn)
+}
+
+/// Creates the database file `0600` if it does not exist: it holds personal data.
+/// SQLite creates a missing file with the process's umask (usually `0644`), and
+/// gives its `-wal` and `-shm` files the database file's mode, so creating it first
+/// makes all three private.
+fn create_private(path: &Path) -> anyhow::Result<()> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    match opts.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("creating {}", path.display())),
+    }
 }
 
 /// Copies committed WAL frames into the database file every [`CHECKPOINT_EVERY`],

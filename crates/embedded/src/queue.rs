@@ -303,6 +303,30 @@ impl Store {
         Ok(n)
     }
 
+    /// Makes every message received and not yet deleted visible again at once, and
+    /// returns how many. Only for the one process that owns the queues, at its start:
+    /// what a killed predecessor had received then waits for no visibility timeout.
+    /// The receive stays counted, so a message that kills the process every time still
+    /// reaches the dead-letter queue; and claims make whatever the predecessor had
+    /// already done with it a no-op.
+    pub async fn return_in_flight(&self) -> Result<usize, StoreError> {
+        let now = self.now_ms();
+        let n = self
+            .db
+            .write(move |c| {
+                c.prepare_cached(
+                    "UPDATE queue_messages SET visible_at = ?1, receipt = NULL WHERE visible_at > ?1 AND receipt IS NOT NULL",
+                )
+                .and_then(|mut s| s.execute(params![now]))
+                .map_err(unexpected)
+            })
+            .await?;
+        if n > 0 {
+            self.wake_workers();
+        }
+        Ok(n)
+    }
+
     /// Makes a received message visible again after `delay` (backoff), noting why.
     pub async fn release(
         &self,

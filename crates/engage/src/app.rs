@@ -37,6 +37,8 @@ enum Host {
     Embedded {
         pipeline: Arc<Pipeline>,
         store: Store,
+        /// Held while this process runs the pipeline (`pipeline.autostart`).
+        _owner: Option<crate::data_dir::Owner>,
     },
     Aws(Arc<AwsHost>),
 }
@@ -87,9 +89,15 @@ impl Application {
     }
 
     async fn build_embedded(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(&config.data_dir).with_context(|| {
-            format!("creating the data directory {}", config.data_dir.display())
-        })?;
+        crate::data_dir::create(&config.data_dir)?;
+        crate::data_dir::warn_if_loose(&config.data_dir);
+        // The process that runs the pipeline owns the queues; a command that only
+        // drives it step by step (`engage replay`) works beside it.
+        let owner = config
+            .pipeline
+            .autostart
+            .then(|| crate::data_dir::Owner::acquire(&config.data_dir))
+            .transpose()?;
         let durability = match config.durability {
             DurabilitySetting::Full => Durability::Full,
             DurabilitySetting::Normal => Durability::Normal,
@@ -116,6 +124,17 @@ impl Application {
             writers: config.llm.max_concurrency,
             ..PipelineSettings::default()
         };
+        if owner.is_some() {
+            // Whatever a killed predecessor had received is visible again now, not
+            // after its visibility timeout.
+            let returned = store.return_in_flight().await?;
+            if returned > 0 {
+                tracing::info!(
+                    messages = returned,
+                    "returned the previous run's in-flight messages to the queue"
+                );
+            }
+        }
         let pipeline = Arc::new(Pipeline::new(store.clone(), engine.clone(), settings));
         let health = Arc::new(EmbeddedHealth {
             store: store.clone(),
@@ -144,7 +163,11 @@ impl Application {
             listener,
             addr,
             router,
-            host: Host::Embedded { pipeline, store },
+            host: Host::Embedded {
+                pipeline,
+                store,
+                _owner: owner,
+            },
             autostart: config.pipeline.autostart,
             created_admin_token,
         })

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 #[cfg(feature = "console")]
 pub mod console;
+pub mod data_dir;
 pub mod demo;
 pub mod health;
 pub mod metrics;

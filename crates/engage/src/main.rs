@@ -2,7 +2,7 @@
 
 use clap::{Parser, Subcommand};
 use engage::Application;
-use engage::config::{Backend, Config, Overrides};
+use engage::config::{Backend, Config, Overrides, Secrets};
 use engage_core::clock::SystemClock;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -94,12 +94,16 @@ enum AwsCommand {
 }
 
 impl Common {
-    fn config(&self) -> anyhow::Result<Config> {
-        Config::load(&Overrides {
-            addr: self.addr,
-            data_dir: self.data_dir.clone(),
-            backend: self.backend,
-        })
+    /// The configuration, checking only the secrets the command uses.
+    fn config(&self, needed: Secrets) -> anyhow::Result<Config> {
+        Config::load_for(
+            &Overrides {
+                addr: self.addr,
+                data_dir: self.data_dir.clone(),
+                backend: self.backend,
+            },
+            needed,
+        )
     }
 }
 
@@ -127,7 +131,7 @@ fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(common) => {
-            let config = common.config()?;
+            let config = common.config(Secrets::ALL)?;
             let shutdown = shutdown_signal()?;
             let app = Application::build(config.clone(), Arc::new(SystemClock)).await?;
             if let Some(token) = &app.created_admin_token {
@@ -144,13 +148,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             app.run_until_stopped(shutdown).await
         }
         Command::RotateToken(common) => {
-            let store = engage::cli::open_store(&common.config()?)?;
+            let store = engage::cli::open_store(&common.config(Secrets::NONE)?)?;
             let token = engage::secrets::rotate_admin_token(&store).await?;
             println!("{token}");
             Ok(())
         }
         Command::Import { common, args } => {
-            let store = engage::cli::open_store(&common.config()?)?;
+            let store = engage::cli::open_store(&common.config(Secrets::NONE)?)?;
             let started = std::time::Instant::now();
             let c = engage::cli::import::run(store, &args).await?;
             let secs = started.elapsed().as_secs_f64();
@@ -175,13 +179,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             engage::cli::dlq::run(&store, &command, &mut std::io::stdout()).await
         }
         Command::Resend { common, args } => {
-            engage::cli::resend::run(common.config()?, &args, &mut std::io::stdout()).await
+            engage::cli::resend::run(
+                common.config(Secrets::LINKS)?,
+                &args,
+                &mut std::io::stdout(),
+            )
+            .await
         }
         Command::Replay { common, args } => {
-            engage::cli::replay::run(common.config()?, &args, &mut std::io::stdout()).await
+            engage::cli::replay::run(common.config(Secrets::ALL)?, &args, &mut std::io::stdout())
+                .await
         }
         Command::Export { common, args } => {
-            let store = engage::cli::open_store(&common.config()?)?;
+            let store = engage::cli::open_store(&common.config(Secrets::NONE)?)?;
             let started = std::time::Instant::now();
             let n = engage::cli::export::run(store, &args).await?;
             let to = args
@@ -198,7 +208,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Aws {
             command: AwsCommand::Init(common),
         } => {
-            let config = common.config()?;
+            // It only creates resources: no token, no key.
+            let config = common.config(Secrets::NONE)?;
             let sdk = config.aws.sdk_config().await;
             let mut resources = config.aws.resources();
             // Sending through SES: the domain of `from` as its identity.
@@ -212,7 +223,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Demo { common, args } => {
-            let store = engage::cli::open_store(&common.config()?)?;
+            let store = engage::cli::open_store(&common.config(Secrets::NONE)?)?;
             let started = std::time::Instant::now();
             let r = engage::cli::demo::run(store, &args).await?;
             let secs = started.elapsed().as_secs_f64();

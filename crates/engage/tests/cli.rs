@@ -32,9 +32,18 @@ impl Drop for Server {
 /// Starts `engage serve` on port 0; returns the server, the bound address and the
 /// token it printed (if any).
 fn serve(data_dir: &std::path::Path) -> (Server, String, Option<String>) {
+    serve_with(data_dir, &[])
+}
+
+/// [`serve`] with more environment variables.
+fn serve_with(
+    data_dir: &std::path::Path,
+    env: &[(&str, &str)],
+) -> (Server, String, Option<String>) {
     let mut child = engage()
         .args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir)
+        .envs(env.iter().copied())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -128,6 +137,121 @@ fn serve_prints_a_token_once_answers_with_it_and_stops_on_sigterm() {
     assert!(terminate(&mut again).success());
     assert!(dir.path().join("engage.db").exists());
     assert!(dir.path().join("unsubscribe.key").exists());
+}
+
+#[cfg(unix)]
+fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+#[cfg(unix)]
+#[test]
+fn the_data_directory_and_its_files_are_private_to_their_owner() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("data");
+    // No quiet hours, so the welcome email is sent whatever the hour (the real clock).
+    let (mut server, addr, token) = serve_with(
+        &dir,
+        &[
+            ("ENGAGE_POLICY__QUIET_START_HOUR", "0"),
+            ("ENGAGE_POLICY__QUIET_END_HOUR", "0"),
+        ],
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let outbox = dir.join("outbox");
+    rt.block_on(async {
+        let http = reqwest::Client::new();
+        let r = http
+            .post(format!("http://{addr}/api/v1/users"))
+            .bearer_auth(token.unwrap())
+            .json(
+                &serde_json::json!({"email": "ada@example.com", "first_name": "Ada",
+                                      "time_zone": "Etc/UTC", "email_opt_in": true}),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 201);
+    });
+    let mut emls = Vec::new();
+    for _ in 0..100 {
+        emls = std::fs::read_dir(&outbox)
+            .map(|d| d.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        if !emls.is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(terminate(&mut server).success());
+    assert_eq!(emls.len(), 1, "the welcome email is in the outbox");
+    assert_eq!(mode(&dir), 0o700);
+    for f in [
+        "engage.db",
+        "engage.db-wal",
+        "engage.db-shm",
+        "unsubscribe.key",
+    ] {
+        let p = dir.join(f);
+        if p.exists() || f == "engage.db" {
+            assert_eq!(mode(&p), 0o600, "{f}");
+        }
+    }
+    assert_eq!(mode(&outbox), 0o700);
+    for eml in &emls {
+        assert_eq!(mode(eml), 0o600, "{}", eml.display());
+    }
+
+    // A directory made looser by hand is reported at the next start, not changed.
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut child = engage()
+        .args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
+        .arg(&dir)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut seen = String::new();
+    for line in BufReader::new(child.stderr.take().unwrap())
+        .lines()
+        .map_while(Result::ok)
+    {
+        seen.push_str(&line);
+        seen.push('\n');
+        if line.contains("engage is serving") {
+            break;
+        }
+    }
+    let mut child = Server(child);
+    assert!(terminate(&mut child).success());
+    assert!(
+        seen.contains("readable by other local users") && seen.contains("mode=755"),
+        "{seen}"
+    );
+    assert_eq!(mode(&dir), 0o755);
+}
+
+#[test]
+fn a_second_server_on_the_same_data_directory_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut first, _, _) = serve(dir.path());
+    let out = engage()
+        .args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("another `engage serve`"), "{stderr}");
+    assert!(terminate(&mut first).success());
 }
 
 #[test]
@@ -539,4 +663,39 @@ fn resend_sends_failed_emails_again_and_refuses_what_it_cannot() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("no email has this id"));
     assert_eq!(peer.messages().len(), 1, "nothing more was sent");
+}
+
+#[test]
+fn aws_init_needs_neither_the_admin_token_nor_the_unsubscribe_key() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let moto = rt.block_on(engage_aws::testing::Moto::start());
+    let init = || {
+        engage()
+            .args(["aws", "init", "--backend", "aws"])
+            .env("ENGAGE_AWS__ENDPOINT_URL", &moto.endpoint)
+            .env("ENGAGE_AWS__REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .output()
+            .unwrap()
+    };
+    let out = init();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        stdout.contains("created ") && stdout.contains("email queue:"),
+        "{stdout}"
+    );
+    // Run again: nothing to create.
+    let again = String::from_utf8(init().stdout).unwrap();
+    assert!(again.contains("everything was already in place"), "{again}");
+    // `serve` on the same backend still needs both.
+    let out = engage()
+        .args(["serve", "--backend", "aws"])
+        .env("ENGAGE_AWS__ENDPOINT_URL", &moto.endpoint)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("admin_token"));
 }

@@ -28,10 +28,16 @@ pub struct OutboxSender {
 }
 
 impl OutboxSender {
-    /// An outbox in `dir`, created (with its parents) if missing.
+    /// An outbox in `dir`, created (with its parents) if missing. The messages hold
+    /// personal data and live unsubscribe links: the directory is created `0700` and
+    /// each message `0600`.
     pub fn new(dir: impl Into<PathBuf>) -> io::Result<Self> {
         let dir = dir.into();
-        std::fs::create_dir_all(&dir)?;
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder.create(&dir)?;
         Ok(Self {
             dir,
             writing: Arc::default(),
@@ -157,11 +163,11 @@ fn write_files(dir: &Path, files: &[(&Path, &[u8])]) -> Vec<io::Result<()>> {
 /// Creates `path` with `bytes`, unsynced (`Some`); `None` when it already held them,
 /// or held others and was replaced durably.
 fn write_new(dir: &Path, path: &Path, bytes: &[u8]) -> io::Result<Option<std::fs::File>> {
-    match std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)
-    {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    match opts.open(path) {
         Ok(mut file) => match file.write_all(bytes) {
             Ok(()) => Ok(Some(file)),
             Err(e) => {

@@ -5,7 +5,7 @@
 //! notice it within their idle poll (a second), since the wake-up signal does not
 //! cross processes.
 
-use crate::config::{Config, Overrides};
+use crate::config::{Config, Overrides, Secrets};
 use anyhow::Context as _;
 use engage_core::StoreError;
 use engage_core::ports::{DeadLetter, DeadLetters};
@@ -55,10 +55,13 @@ impl DlqCommand {
     /// The configuration the command's store is found with.
     pub fn config(&self) -> anyhow::Result<Config> {
         let (Self::List { data, .. } | Self::Show { data, .. } | Self::Redrive { data, .. }) = self;
-        Config::load(&Overrides {
-            data_dir: data.data_dir.clone(),
-            ..Overrides::default()
-        })
+        Config::load_for(
+            &Overrides {
+                data_dir: data.data_dir.clone(),
+                ..Overrides::default()
+            },
+            Secrets::NONE,
+        )
     }
 }
 

@@ -22,7 +22,7 @@ pub fn open_store(config: &Config) -> anyhow::Result<Store> {
         config.backend == Backend::Embedded,
         "this command works on the embedded backend only; with backend `aws` use the HTTP API (import, export, dead letters) or `engage aws init`"
     );
-    std::fs::create_dir_all(&config.data_dir)?;
+    crate::data_dir::create(&config.data_dir)?;
     let durability = match config.durability {
         DurabilitySetting::Full => Durability::Full,
         DurabilitySetting::Normal => Durability::Normal,

@@ -117,8 +117,19 @@ pub struct Secrets {
 }
 
 impl Secrets {
+    /// What `engage serve` uses: the API's tokens, and the key that signs links.
     pub const ALL: Secrets = Secrets {
         admin_token: true,
+        unsubscribe_secret: true,
+    };
+    /// A command that neither serves the API nor signs links (`engage aws init`).
+    pub const NONE: Secrets = Secrets {
+        admin_token: false,
+        unsubscribe_secret: false,
+    };
+    /// A command that signs links but serves no API (`engage resend`).
+    pub const LINKS: Secrets = Secrets {
+        admin_token: false,
         unsubscribe_secret: true,
     };
 }
@@ -132,10 +143,17 @@ pub struct Overrides {
 }
 
 impl Config {
-    /// Reads the configuration from its sources; `Err` names the bad key.
+    /// Reads the configuration from its sources, with every secret `engage serve`
+    /// needs; `Err` names the bad key.
     pub fn load(overrides: &Overrides) -> anyhow::Result<Self> {
+        Self::load_for(overrides, Secrets::ALL)
+    }
+
+    /// As [`Config::load`], checking only the secrets `needed`: each command checks
+    /// only what it uses.
+    pub fn load_for(overrides: &Overrides, needed: Secrets) -> anyhow::Result<Self> {
         let config = Self::load_settings(overrides)?;
-        config.require_secrets(Secrets::ALL)?;
+        config.require_secrets(needed)?;
         Ok(config)
     }
 

@@ -88,9 +88,15 @@ async fn start(config: Config, clock: Arc<ManualClock>, dir: Option<tempfile::Te
 impl TestApp {
     /// Stops the server and opens a new application on the same data directory and
     /// clock, as a process restart would.
-    pub async fn restart(mut self) -> TestApp {
+    pub async fn restart(self) -> TestApp {
+        self.restart_with(|_| {}).await
+    }
+
+    /// [`TestApp::restart`] with `tweak` applied to the new configuration.
+    pub async fn restart_with(mut self, tweak: impl FnOnce(&mut Config)) -> TestApp {
         self.stop().await;
-        let config = test_config(self.data_dir.clone());
+        let mut config = test_config(self.data_dir.clone());
+        tweak(&mut config);
         let dir = self.dir.take();
         let clock = self.clock.clone();
         drop(self);

@@ -111,7 +111,8 @@ async fn a_message_received_but_never_acknowledged_is_processed_once_after_a_res
     let taken = app.take_messages(10).await;
     assert_eq!(taken.len(), 1);
 
-    // The process dies holding the message.
+    // The process dies holding the message; what starts next only drives the
+    // pipeline step by step (as `engage replay` does), so it does not own the queue.
     let app = app.restart().await;
     app.settle().await;
     assert!(
@@ -122,6 +123,36 @@ async fn a_message_received_but_never_acknowledged_is_processed_once_after_a_res
     app.clock.advance(Duration::seconds(61));
     app.settle().await;
     assert_eq!(app.emails(&id).await.len(), 1);
+    assert_eq!(app.decisions(&id).await.len(), 1);
+    assert_eq!(app.outbox_files().len(), 1);
+}
+
+#[tokio::test]
+async fn the_next_server_takes_back_a_killed_ones_in_flight_messages_at_once() {
+    let app = spawn_app().await;
+    let id = app
+        .create_client("killed@example.com", "Europe/London", true)
+        .await;
+    assert_eq!(app.take_messages(10).await.len(), 1);
+    assert_eq!(
+        app.store.queue_depth(EMAIL_QUEUE).await.unwrap().in_flight,
+        1
+    );
+
+    // The process dies holding the message; the next `engage serve` (it runs the
+    // pipeline, so it owns the queue) starts with the clock where it was: no
+    // visibility timeout has passed.
+    let app = app.restart_with(|c| c.pipeline.autostart = true).await;
+    let mut emails = Vec::new();
+    for _ in 0..200 {
+        emails = app.emails(&id).await;
+        if emails.first().is_some_and(|e| e["status"] == "sent") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(emails.len(), 1, "sent without waiting out the timeout");
+    assert_eq!(emails[0]["status"], "sent");
     assert_eq!(app.decisions(&id).await.len(), 1);
     assert_eq!(app.outbox_files().len(), 1);
 }
