@@ -11,7 +11,7 @@ import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { StageSettings } from './config';
 import type { Functions } from './functions';
-import type { Messaging } from './messaging';
+import { topicProps, type Messaging } from './messaging';
 
 export interface AlarmsProps {
   readonly settings: StageSettings;
@@ -47,7 +47,8 @@ export class Alarms extends Construct {
     const { prefix } = props.settings;
     const { functions, messaging } = props;
 
-    this.topic = new Topic(this, 'Topic', { topicName: `${prefix}-alarms`, enforceSSL: true });
+    // Encrypted with the messaging topics' key, whose policy lets CloudWatch publish.
+    this.topic = new Topic(this, 'Topic', topicProps(`${prefix}-alarms`, messaging.topicKey));
     if (props.alarmEmail) this.topic.addSubscription(new EmailSubscription(props.alarmEmail));
     const action = new SnsAction(this.topic);
 

@@ -1,6 +1,8 @@
 import { Construct } from 'constructs';
-import { Duration } from 'aws-cdk-lib';
-import { SubscriptionFilter, Topic } from 'aws-cdk-lib/aws-sns';
+import { Duration, Stack } from 'aws-cdk-lib';
+import { Effect, PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Key } from 'aws-cdk-lib/aws-kms';
+import { SubscriptionFilter, Topic, type TopicProps } from 'aws-cdk-lib/aws-sns';
 import { SqsSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Queue, QueueEncryption, type QueueProps } from 'aws-cdk-lib/aws-sqs';
 import {
@@ -17,6 +19,14 @@ import {
   MAX_RECEIVE_COUNT,
   type StageSettings,
 } from './config';
+
+/**
+ * What every topic of the stack is: KMS-encrypted with `key`, TLS only, and signing
+ * its deliveries with SHA-256 (`SignatureVersion` 2; 1 is SHA-1).
+ */
+export function topicProps(topicName: string, key: Key): TopicProps {
+  return { topicName, masterKey: key, enforceSSL: true, signatureVersion: '2' };
+}
 
 export interface MessagingProps {
   readonly settings: StageSettings;
@@ -38,10 +48,21 @@ export interface MessagingProps {
  *                                                          SQS feedback-dlq
  * ```
  *
- * Queues use SSE-SQS (no key to manage) and refuse requests without TLS. Topics are
- * not KMS-encrypted: SES and CloudWatch cannot publish to a topic under the AWS-managed
- * SNS key, and a customer-managed key is a cost for messages that carry ids and SES
- * notifications only; switch to one if your policy requires it.
+ * Queues use SSE-SQS (no key to manage) and refuse requests without TLS.
+ *
+ * Every topic (these two and the alarm topic, `Alarms`) is encrypted with one
+ * customer-managed KMS key (`topicKey`, rotated yearly), refuses requests without TLS,
+ * and signs what it delivers with SHA-256 (`SignatureVersion` 2, which engage's SNS
+ * verifier checks). The AWS-managed SNS key would not do: its policy cannot be
+ * changed, so SES and CloudWatch could not publish. The key policy lets exactly those
+ * two services of this account use the key to publish; the functions that publish
+ * (stream and mailer, to `events`) get `kms:GenerateDataKey*` and `kms:Decrypt` with
+ * their `sns:Publish` grant.
+ *
+ * SNS → SQS delivery needs no grant on this key: SNS decrypts its own messages, and
+ * the queues use SSE-SQS (SQS-owned keys), so SNS needs no key of theirs either. A
+ * queue moved to a customer-managed key would need that key to allow
+ * `sns.amazonaws.com`.
  */
 export class Messaging extends Construct {
   readonly eventsTopic: Topic;
@@ -53,10 +74,42 @@ export class Messaging extends Construct {
   readonly feedbackDlq: Queue;
   readonly configurationSet: ConfigurationSet;
   readonly identity?: EmailIdentity;
+  /** The customer-managed key of every topic (the alarm topic's too). */
+  readonly topicKey: Key;
 
   constructor(scope: Construct, id: string, props: MessagingProps) {
     super(scope, id);
     const { prefix } = props.settings;
+
+    // --- the topics' key -------------------------------------------------------------
+    this.topicKey = new Key(this, 'TopicKey', {
+      alias: `alias/${prefix}-sns`,
+      description: `engage ${props.settings.stage}: the SNS topics (events, SES feedback, alarms)`,
+      enableKeyRotation: true,
+      removalPolicy: props.settings.removalPolicy,
+    });
+    // Beside the account's own administration of the key (CDK's default statement):
+    // the AWS services that publish to our topics, from this account only.
+    // CloudWatch publishes alarm state changes to the alarm topic, SES its bounces,
+    // complaints and deliveries to ses-feedback.
+    const account = Stack.of(this).account;
+    for (const [sid, service] of [
+      ['CloudWatchAlarmsPublish', 'cloudwatch.amazonaws.com'],
+      ['SesFeedbackPublish', 'ses.amazonaws.com'],
+    ] as const) {
+      this.topicKey.addToResourcePolicy(
+        new PolicyStatement({
+          sid,
+          effect: Effect.ALLOW,
+          principals: [new ServicePrincipal(service)],
+          actions: ['kms:GenerateDataKey*', 'kms:Decrypt'],
+          resources: ['*'], // in a key policy, "*" is this key
+          conditions: { StringEquals: { 'aws:SourceAccount': account } },
+        }),
+      );
+    }
+    const topic = (id: string, name: string) =>
+      new Topic(this, id, topicProps(`${prefix}-${name}`, this.topicKey));
 
     const queue = (name: string, extra: QueueProps = {}) =>
       new Queue(this, name, {
@@ -70,10 +123,7 @@ export class Messaging extends Construct {
     const dlq = (name: string) => queue(name, { retentionPeriod: Duration.days(14) });
 
     // --- domain events -------------------------------------------------------------
-    this.eventsTopic = new Topic(this, 'Events', {
-      topicName: `${prefix}-events`,
-      enforceSSL: true,
-    });
+    this.eventsTopic = topic('Events', 'events');
 
     this.emailDlq = dlq('EmailDlq');
     this.emailQueue = queue('Email', {
@@ -99,10 +149,7 @@ export class Messaging extends Construct {
     this.streamDlq = dlq('StreamDlq');
 
     // --- SES feedback ----------------------------------------------------------------
-    this.feedbackTopic = new Topic(this, 'SesFeedback', {
-      topicName: `${prefix}-ses-feedback`,
-      enforceSSL: true,
-    });
+    this.feedbackTopic = topic('SesFeedback', 'ses-feedback');
     this.feedbackDlq = dlq('FeedbackDlq');
     this.feedbackQueue = queue('Feedback', {
       visibilityTimeout: MAILER_QUEUE_VISIBILITY,
