@@ -79,6 +79,19 @@ export function stageFromContext(node: Node): Stage {
   return raw as Stage;
 }
 
+/**
+ * A context value as an integer from `min` to `max` (`default` when unset); anything
+ * else is an error naming the key, not a silent default.
+ */
+export function intContext(node: Node, key: string, fallback: number, min: number, max: number): number {
+  const raw = node.tryGetContext(key) ?? fallback;
+  const n = typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : raw;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) {
+    throw new Error(`context "${key}" must be an integer from ${min} to ${max}`);
+  }
+  return n;
+}
+
 /** A context value as a non-empty string, or undefined. */
 export function optionalContext(node: Node, key: string): string | undefined {
   const v = node.tryGetContext(key);
@@ -108,6 +121,12 @@ export const ENV = {
   openAiKeySecretArn: 'ENGAGE_AWS__OPENAI_API_KEY_SECRET_ARN',
   unsubscribeSecretArn: 'ENGAGE_AWS__UNSUBSCRIBE_SECRET_ARN',
   adminTokenSecretArn: 'ENGAGE_AWS__ADMIN_TOKEN_SECRET_ARN',
+  /**
+   * The secret CloudFront sends as `X-Origin-Verify` (`ORIGIN_VERIFY_HEADER`) on every
+   * request to the API origin; the api function answers 403 to a request without it,
+   * so the execute-api endpoint cannot be used around CloudFront.
+   */
+  originSecretArn: 'ENGAGE_AWS__ORIGIN_SECRET_ARN',
   mailSender: 'ENGAGE_MAIL__SENDER',
   sesConfigurationSet: 'ENGAGE_MAIL__SES__CONFIGURATION_SET',
   feedbackTopicArns: 'ENGAGE_FEEDBACK__SNS_TOPIC_ARNS',

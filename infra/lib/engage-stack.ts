@@ -1,18 +1,29 @@
 import * as path from 'node:path';
 import { Construct } from 'constructs';
-import { Annotations, CfnOutput, Lazy, Stack, type StackProps, Tags } from 'aws-cdk-lib';
+import { Annotations, AspectPriority, Aspects, CfnOutput, Lazy, Stack, type StackProps, Tags } from 'aws-cdk-lib';
 import { Alarms } from './alarms';
-import { optionalContext, stageSettings, type Stage } from './config';
+import { intContext, optionalContext, stageSettings, type Stage } from './config';
 import { Data } from './data';
 import { Functions } from './functions';
+import { CdkHandlerSkips } from './lint';
 import { Messaging } from './messaging';
 import { Web } from './web';
 
 /** The built web console, by default `web/dist` at the repository's root. */
 export const DEFAULT_WEB_DIST = path.resolve(__dirname, '..', '..', 'web', 'dist');
 
+/** The HTTP API stage's defaults (`-c apiRateLimit=…`, `-c apiBurstLimit=…`). */
+export const DEFAULT_API_THROTTLE = { rateLimit: 100, burstLimit: 200 } as const;
+/** The api function's reserved concurrency by default (`-c apiReservedConcurrency=…`). */
+export const DEFAULT_API_RESERVED_CONCURRENCY = 10;
+
 export interface EngageStackProps extends StackProps {
   readonly stage: Stage;
+  /**
+   * The WAF web ACL (scope CLOUDFRONT) of the distribution: `engageApp` passes the
+   * edge stack's. Unset: no WAF, and a warning.
+   */
+  readonly webAclArn?: string;
 }
 
 /**
@@ -24,6 +35,11 @@ export interface EngageStackProps extends StackProps {
  * - `publicUrl`: the base of links in emails (default: the CloudFront URL);
  * - `alarmEmail`: an address subscribed to the alarm topic;
  * - `mailerMaxConcurrency`: mailer invocations at once per queue (default 5);
+ * - `apiRateLimit`, `apiBurstLimit`: the HTTP API stage's throttle, requests per
+ *   second and burst, for all clients together (default 100 and 200);
+ * - `apiReservedConcurrency`: concurrency reserved for the api function, also its
+ *   most (default 10), so the API cannot take the mailer's;
+ * - `wafRateLimit` (the edge stack): requests per client IP in 5 minutes (default 2000);
  * - `webDist`: the built web console (default `../web/dist`; skipped when missing);
  * - `bundle=false`: do not build the Rust functions (an offline synth: no cargo-lambda,
  *   no Docker). The CLI refuses `-c aws:cdk:bundling-stacks=[]` (user context may not
@@ -52,6 +68,7 @@ export class EngageStack extends Stack {
     const node = this.node;
     Tags.of(this).add('project', 'engage');
     Tags.of(this).add('stage', settings.stage);
+    Aspects.of(this).add(new CdkHandlerSkips(), { priority: AspectPriority.MUTATING });
     if (!this.bundlingRequired) {
       Annotations.of(this).addWarningV2(
         'engage:no-bundling',
@@ -60,10 +77,19 @@ export class EngageStack extends Stack {
     }
 
     const sesDomain = optionalContext(node, 'sesDomain');
-    const maxConcurrency = Number(node.tryGetContext('mailerMaxConcurrency') ?? 5);
-    if (!Number.isInteger(maxConcurrency) || maxConcurrency < 2 || maxConcurrency > 1000) {
-      throw new Error('context "mailerMaxConcurrency" must be an integer from 2 to 1000');
-    }
+    const maxConcurrency = intContext(node, 'mailerMaxConcurrency', 5, 2, 1000);
+    // API Gateway's account quotas per region are 10,000 requests/s and a burst of 5,000.
+    const throttle = {
+      rateLimit: intContext(node, 'apiRateLimit', DEFAULT_API_THROTTLE.rateLimit, 1, 10_000),
+      burstLimit: intContext(node, 'apiBurstLimit', DEFAULT_API_THROTTLE.burstLimit, 1, 5_000),
+    };
+    const apiReservedConcurrency = intContext(
+      node,
+      'apiReservedConcurrency',
+      DEFAULT_API_RESERVED_CONCURRENCY,
+      1,
+      1000,
+    );
 
     this.data = new Data(this, 'Data', settings);
     this.messaging = new Messaging(this, 'Messaging', { settings, sesDomain });
@@ -87,8 +113,16 @@ export class EngageStack extends Stack {
         (sesDomain ? `engage <engage@${sesDomain}>` : undefined),
       sesDomain,
       mailerMaxConcurrency: maxConcurrency,
+      apiReservedConcurrency,
     });
-    web = new Web(this, 'Web', { settings, apiFunction: this.functions.api, webDist });
+    web = new Web(this, 'Web', {
+      settings,
+      apiFunction: this.functions.api,
+      webDist,
+      originSecret: this.functions.originVerify,
+      throttle,
+      webAclArn: props.webAclArn,
+    });
     this.web = web;
 
     this.alarms = new Alarms(this, 'Alarms', {

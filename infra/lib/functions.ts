@@ -16,6 +16,7 @@ import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { RustFunction } from 'cargo-lambda-cdk';
 import { ENV, TIMEOUTS, type StageSettings } from './config';
 import type { Data } from './data';
+import { skipCheckov } from './lint';
 import type { Messaging } from './messaging';
 
 /** The Cargo workspace at the repository's root (`infra/../Cargo.toml`). */
@@ -35,6 +36,11 @@ export interface FunctionsProps {
   readonly sesDomain?: string;
   /** At most this many mailer invocations at once per queue (SES rate, OpenAI limits). */
   readonly mailerMaxConcurrency: number;
+  /**
+   * Concurrency reserved for (and the most allowed to) the api function, so a flood
+   * of API requests cannot take the account's concurrency from the mailer and stream.
+   */
+  readonly apiReservedConcurrency: number;
 }
 
 /**
@@ -51,6 +57,11 @@ export class Functions extends Construct {
   readonly unsubscribeKey: Secret;
   /** The admin API bearer token. */
   readonly adminToken: Secret;
+  /**
+   * The value CloudFront sends as `X-Origin-Verify` to the API origin; the api
+   * function answers 403 without it (`ENGAGE_AWS__ORIGIN_SECRET_ARN`).
+   */
+  readonly originVerify: Secret;
   readonly streamMapping: EventSourceMapping;
   readonly sweep: Schedule;
 
@@ -80,6 +91,12 @@ export class Functions extends Construct {
       64,
     );
     this.adminToken = secret('AdminToken', 'admin-token', 'engage admin API bearer token', 40);
+    this.originVerify = secret(
+      'OriginVerify',
+      'origin-verify',
+      'engage: the X-Origin-Verify header CloudFront sends to the API; requests without it get 403 (after changing it, deploy the stack again so CloudFront sends the new value)',
+      48,
+    );
 
     // --- the functions -------------------------------------------------------------
     const environment: Record<string, string> = {
@@ -98,13 +115,19 @@ export class Functions extends Construct {
       [ENV.openAiKeySecretArn]: this.openAiKey.secretArn,
       [ENV.unsubscribeSecretArn]: this.unsubscribeKey.secretArn,
       [ENV.adminTokenSecretArn]: this.adminToken.secretArn,
+      [ENV.originSecretArn]: this.originVerify.secretArn,
       [ENV.mailSender]: 'ses',
       [ENV.sesConfigurationSet]: messaging.configurationSet.configurationSetName,
       [ENV.feedbackTopicArns]: Stack.of(this).toJsonString([messaging.feedbackTopic.topicArn]),
       ...(props.fromAddress ? { [ENV.from]: props.fromAddress } : {}),
     };
 
-    const rust = (name: 'api' | 'stream' | 'mailer', id: string, timeout: Duration) => {
+    const rust = (
+      name: 'api' | 'stream' | 'mailer',
+      id: string,
+      timeout: Duration,
+      reservedConcurrentExecutions?: number,
+    ) => {
       const logGroup = new LogGroup(this, `${id}Logs`, {
         logGroupName: `/aws/lambda/${prefix}-${name}`,
         retention: settings.logRetention,
@@ -125,11 +148,27 @@ export class Functions extends Construct {
         timeout,
         environment,
         logGroup,
+        reservedConcurrentExecutions,
       });
     };
-    this.api = rust('api', 'Api', TIMEOUTS.api);
+    // Only the api function has reserved concurrency: its callers are the public. The
+    // stream function runs at most one batch per shard, and the mailer at most
+    // `mailerMaxConcurrency` per queue plus the sweep; a reserved limit below what
+    // the SQS pollers use would throttle them, and a throttled message counts a
+    // receive towards the DLQ.
+    this.api = rust('api', 'Api', TIMEOUTS.api, props.apiReservedConcurrency);
     this.stream = rust('stream', 'Stream', TIMEOUTS.stream);
     this.mailer = rust('mailer', 'Mailer', TIMEOUTS.mailer);
+    skipCheckov(
+      this.stream,
+      'CKV_AWS_115',
+      'bounded by the Users stream: one batch at a time per shard; throttling it only ages the stream',
+    );
+    skipCheckov(
+      this.mailer,
+      'CKV_AWS_115',
+      'bounded by the SQS event sources (maximumConcurrency per queue) and the one-a-minute sweep; a reserved limit below that throttles the pollers, and a throttled message counts a receive towards the DLQ',
+    );
 
     // --- event sources -------------------------------------------------------------
     // Users stream → stream function. Written as a bare mapping (not
@@ -185,9 +224,12 @@ export class Functions extends Construct {
     // stream: reads the Users stream (above), publishes domain events.
     messaging.eventsTopic.grantPublish(this.stream);
 
-    // api: the client records, emails and ledger; its secrets.
+    // api: the client records, emails and ledger; its secrets (the origin header's
+    // too, to compare with each request's).
     for (const t of [data.users, data.emails, data.ledger]) t.grantReadWriteData(this.api);
-    for (const s of [this.openAiKey, this.unsubscribeKey, this.adminToken]) s.grantRead(this.api);
+    for (const s of [this.openAiKey, this.unsubscribeKey, this.adminToken, this.originVerify]) {
+      s.grantRead(this.api);
+    }
     // api: `/health` reads the email queue's depth; `/api/v1/dead-letters` looks at
     // the email DLQ (receive, then visible again), and a redrive sends the event to
     // the email queue and deletes it from the DLQ.
