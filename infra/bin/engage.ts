@@ -1,18 +1,15 @@
 #!/usr/bin/env node
-// The CDK app: one stack per stage, `engage-dev` or `engage-prod` (`-c stage=…`).
+// The CDK app: per stage (`-c stage=…`), `engage-dev` or `engage-prod`, and its
+// `engage-{stage}-edge` in us-east-1 (the CloudFront web ACL).
 import { App } from 'aws-cdk-lib';
+import { engageApp } from '../lib/app';
 import { stageFromContext } from '../lib/config';
-import { EngageStack } from '../lib/engage-stack';
 
 const app = new App();
-const stage = stageFromContext(app.node);
-new EngageStack(app, `engage-${stage}`, {
-  stage,
-  description: `engage (${stage}): Rust Lambdas over DynamoDB Streams, SNS, SQS and SES`,
+engageApp(app, stageFromContext(app.node), {
   // Account and region from the CLI's credentials/profile; unset: an
-  // environment-agnostic template (`cdk synth` works without credentials).
-  env: {
-    account: process.env.CDK_DEFAULT_ACCOUNT,
-    region: process.env.CDK_DEFAULT_REGION,
-  },
+  // environment-agnostic template without the edge stack (`cdk synth` works
+  // without credentials).
+  account: process.env.CDK_DEFAULT_ACCOUNT,
+  region: process.env.CDK_DEFAULT_REGION,
 });
