@@ -7,10 +7,13 @@ import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { App } from 'aws-cdk-lib';
 import { Capture, Match, Template } from 'aws-cdk-lib/assertions';
-import { EVENT_TYPES, MAILER_QUEUE_VISIBILITY, TIMEOUTS, stageFromContext } from '../lib/config';
+import { engageApp } from '../lib/app';
+import { ENV, EVENT_TYPES, MAILER_QUEUE_VISIBILITY, TIMEOUTS, stageFromContext } from '../lib/config';
 import { EMAILS_INDEXES, LEDGER_INDEXES, type IndexSpec } from '../lib/data';
+import { EDGE_REGION, EdgeStack, WAF_MANAGED_RULE_GROUPS } from '../lib/edge';
 import { EngageStack } from '../lib/engage-stack';
-import { API_PATHS } from '../lib/web';
+import { checkovSkips } from '../lib/lint';
+import { API_PATHS, CONSOLE_CONTENT_SECURITY_POLICY, LOG_PREFIXES, ORIGIN_VERIFY_HEADER } from '../lib/web';
 
 const ROOT = path.resolve(__dirname, '..');
 const CDK_JSON_CONTEXT = JSON.parse(fs.readFileSync(path.join(ROOT, 'cdk.json'), 'utf8')).context;
@@ -176,6 +179,25 @@ function rustIndexes(): { emails: IndexSpec[]; ledger: IndexSpec[] } {
   return { emails: block('emails'), ledger: block('ledger') };
 }
 
+/**
+ * The value of `pub const NAME: &str = "…";` in a Rust source file, as Rust reads the
+ * literal: a `\` at the end of a line drops the line break and the next line's leading
+ * whitespace; `\"` and `\\` are a quote and a backslash.
+ */
+function rustStrConst(file: string, name: string): string {
+  const src = fs.readFileSync(path.join(ROOT, '..', file), 'utf8');
+  const m = src.match(new RegExp(`pub const ${name}: &str = "((?:[^"\\\\]|\\\\[\\s\\S])*)";`));
+  if (!m) throw new Error(`no \`pub const ${name}: &str = "…";\` in ${file}`);
+  return m[1].replace(/\\\n\s*/g, '').replace(/\\(["\\])/g, '$1');
+}
+
+/** The CloudFront distribution's config (the template has exactly one). */
+function distributionConfig(template: Template): Json {
+  const ds = Object.values(template.findResources('AWS::CloudFront::Distribution')) as Json[];
+  expect(ds).toHaveLength(1);
+  return ds[0].Properties.DistributionConfig;
+}
+
 describe('engage stack (dev)', () => {
   let template: Template;
   let json: Json;
@@ -203,6 +225,11 @@ describe('engage stack (dev)', () => {
       api: fn('api'),
       stream: fn('stream'),
       mailer: fn('mailer'),
+      topicKey: idOf(template, 'AWS::KMS::Key', { EnableKeyRotation: true }),
+      originSecret: idOf(template, 'AWS::SecretsManager::Secret', { Name: 'dev/engage/origin-verify' }),
+      consoleBucket: idOf(template, 'AWS::S3::Bucket', { LoggingConfiguration: Match.anyValue() }),
+      logBucket: idOf(template, 'AWS::S3::Bucket', { OwnershipControls: Match.anyValue() }),
+      stage: idOf(template, 'AWS::ApiGatewayV2::Stage', { StageName: '$default' }),
     };
   });
 
@@ -543,9 +570,12 @@ describe('engage stack (dev)', () => {
       const resources = new Set(stmts.flatMap((s) => asArray(s.Resource)).map((r) => JSON.stringify(r)));
       expect(resources).toEqual(
         new Set(
-          [{ 'Fn::GetAtt': [ids.users, 'StreamArn'] }, { Ref: ids.events }, arnOf(ids.streamDlq)].map((r) =>
-            JSON.stringify(r),
-          ),
+          [
+            { 'Fn::GetAtt': [ids.users, 'StreamArn'] },
+            { Ref: ids.events },
+            arnOf(ids.topicKey),
+            arnOf(ids.streamDlq),
+          ].map((r) => JSON.stringify(r)),
         ),
       );
     });
@@ -628,6 +658,7 @@ describe('engage stack (dev)', () => {
 
     it('the console bucket: no public access, SSE, TLS only, read by CloudFront through OAC', () => {
       const bucket = idOf(template, 'AWS::S3::Bucket', {
+        LoggingConfiguration: Match.anyValue(),
         PublicAccessBlockConfiguration: {
           BlockPublicAcls: true,
           BlockPublicPolicy: true,
@@ -693,6 +724,218 @@ describe('engage stack (dev)', () => {
     });
   });
 
+  describe('security: throttling and isolation', () => {
+    it('the $default stage is throttled: 100 requests/s, bursts of 200', () => {
+      template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+        StageName: '$default',
+        AutoDeploy: true,
+        DefaultRouteSettings: { ThrottlingRateLimit: 100, ThrottlingBurstLimit: 200 },
+      });
+      template.resourceCountIs('AWS::ApiGatewayV2::Stage', 1);
+    });
+
+    it('the api function has 10 reserved; stream and mailer have none (bounded by their event sources)', () => {
+      expect(json.Resources[ids.api].Properties.ReservedConcurrentExecutions).toBe(10);
+      for (const fn of [ids.stream, ids.mailer]) {
+        expect(json.Resources[fn].Properties.ReservedConcurrentExecutions).toBeUndefined();
+        // ... and say why to checkov, on that resource only.
+        expect(checkovSkips(json.Resources[fn]).map((s) => s.id)).toEqual(['CKV_AWS_115']);
+      }
+      expect(checkovSkips(json.Resources[ids.api])).toEqual([]);
+    });
+
+    it('origin-verify: a generated secret of 48 characters without punctuation', () => {
+      template.hasResourceProperties('AWS::SecretsManager::Secret', {
+        Name: 'dev/engage/origin-verify',
+        GenerateSecretString: { PasswordLength: 48, ExcludePunctuation: true },
+      });
+    });
+
+    it("CloudFront's API origin sends X-Origin-Verify with the secret, as a dynamic reference; the S3 origin does not", () => {
+      const origins = distributionConfig(template).Origins as Json[];
+      const api = origins.find((o) => o.CustomOriginConfig);
+      expect(ORIGIN_VERIFY_HEADER).toBe('X-Origin-Verify');
+      expect(api.OriginCustomHeaders).toEqual([
+        {
+          HeaderName: 'X-Origin-Verify',
+          HeaderValue: {
+            'Fn::Join': ['', ['{{resolve:secretsmanager:', { Ref: ids.originSecret }, ':SecretString:::}}']],
+          },
+        },
+      ]);
+      const s3 = origins.find((o) => o.S3OriginConfig);
+      expect(s3.OriginCustomHeaders).toBeUndefined();
+      // The secret's value is nowhere in the template: the secret is generated at
+      // deploy time, and only its reference is written.
+      expect(json.Resources[ids.originSecret].Properties.SecretString).toBeUndefined();
+    });
+
+    it('ENGAGE_AWS__ORIGIN_SECRET_ARN in all three functions; only api may read the secret', () => {
+      expect(ENV.originSecretArn).toBe('ENGAGE_AWS__ORIGIN_SECRET_ARN');
+      for (const fn of [ids.api, ids.stream, ids.mailer]) {
+        expect(json.Resources[fn].Properties.Environment.Variables.ENGAGE_AWS__ORIGIN_SECRET_ARN).toEqual({
+          Ref: ids.originSecret,
+        });
+      }
+      expect(actionsOn(policyOf(template, ids.api), { Ref: ids.originSecret })).toEqual([
+        'secretsmanager:DescribeSecret',
+        'secretsmanager:GetSecretValue',
+      ]);
+      for (const fn of [ids.stream, ids.mailer]) {
+        expect(actionsOn(policyOf(template, fn), { Ref: ids.originSecret }), fn).toEqual([]);
+      }
+    });
+
+    it('the console (default behavior) has its own headers policy: the CSP of crates/engage/src/console.rs, HSTS, nosniff, DENY, no-referrer', () => {
+      const rust = rustStrConst('crates/engage/src/console.rs', 'CONTENT_SECURITY_POLICY');
+      expect(rust).toMatch(/^default-src 'self'; /);
+      expect(rust).not.toMatch(/\s{2}|\\/);
+      expect(CONSOLE_CONTENT_SECURITY_POLICY).toBe(rust);
+
+      const policyId = distributionConfig(template).DefaultCacheBehavior.ResponseHeadersPolicyId;
+      expect(policyId).toEqual({ Ref: expect.any(String) }); // ours, not a managed policy's id
+      const policy = json.Resources[policyId.Ref];
+      expect(policy.Type).toBe('AWS::CloudFront::ResponseHeadersPolicy');
+      const headers = policy.Properties.ResponseHeadersPolicyConfig.SecurityHeadersConfig;
+      expect(headers).toEqual({
+        ContentSecurityPolicy: { ContentSecurityPolicy: rust, Override: true },
+        ContentTypeOptions: { Override: true },
+        FrameOptions: { FrameOption: 'DENY', Override: true },
+        ReferrerPolicy: { ReferrerPolicy: 'no-referrer', Override: true },
+        StrictTransportSecurity: { AccessControlMaxAgeSec: 31_536_000, IncludeSubdomains: true, Override: true },
+      });
+    });
+
+    it("the API's behaviors add HSTS and nosniff where the API sent none (no CSP: the API sets its own)", () => {
+      const behaviors = distributionConfig(template).CacheBehaviors as Json[];
+      const ids_ = new Set(behaviors.map((b) => JSON.stringify(b.ResponseHeadersPolicyId)));
+      expect(ids_.size).toBe(1);
+      const policy = json.Resources[behaviors[0].ResponseHeadersPolicyId.Ref];
+      const headers = policy.Properties.ResponseHeadersPolicyConfig.SecurityHeadersConfig;
+      expect(headers.ContentSecurityPolicy).toBeUndefined();
+      expect(headers.StrictTransportSecurity).toMatchObject({ AccessControlMaxAgeSec: 31_536_000, Override: false });
+      expect(headers.ContentTypeOptions).toEqual({ Override: false });
+    });
+
+    it('the rust-string reader reads continuation lines as Rust does (it can fail)', () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'engage-rs-'));
+      try {
+        fs.writeFileSync(path.join(dir, 'x.rs'), 'pub const X: &str = "a; \\\n     b \\"c\\" \\\\";\n');
+        expect(rustStrConst(path.relative(path.join(ROOT, '..'), path.join(dir, 'x.rs')), 'X')).toBe('a; b "c" \\');
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  });
+
+  describe('security: SNS', () => {
+    it('every topic (events, ses-feedback, alarms) signs with SignatureVersion 2 and is encrypted with the topic key', () => {
+      const topics = template.findResources('AWS::SNS::Topic');
+      expect(Object.keys(topics).sort()).toEqual([ids.events, ids.sesFeedback, ids.alarms].sort());
+      for (const t of Object.values(topics) as Json[]) {
+        expect(t.Properties.SignatureVersion, t.Properties.TopicName).toBe('2');
+        expect(t.Properties.KmsMasterKeyId, t.Properties.TopicName).toEqual(arnOf(ids.topicKey));
+      }
+    });
+
+    it('the topic key: customer-managed, rotated; CloudWatch and SES of this account may publish with it', () => {
+      template.resourceCountIs('AWS::KMS::Key', 1);
+      const key = json.Resources[ids.topicKey];
+      expect(key.Properties.EnableKeyRotation).toBe(true);
+      const stmts = asArray(key.Properties.KeyPolicy.Statement) as Json[];
+      for (const service of ['cloudwatch.amazonaws.com', 'ses.amazonaws.com']) {
+        const s = stmts.filter((x) => x.Principal?.Service === service);
+        expect(s, service).toHaveLength(1);
+        expect(s[0].Effect).toBe('Allow');
+        expect(asArray(s[0].Action).sort()).toEqual(['kms:Decrypt', 'kms:GenerateDataKey*']);
+        expect(s[0].Condition).toEqual({ StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } });
+      }
+      // No other service principal, and nothing for everyone.
+      const services = stmts.flatMap((x) => asArray(x.Principal?.Service)).sort();
+      expect(services).toEqual(['cloudwatch.amazonaws.com', 'ses.amazonaws.com']);
+      expect(stmts.filter((x) => x.Principal === '*' || x.Principal?.AWS === '*')).toEqual([]);
+    });
+
+    it('the publishers (stream, mailer) may use the topic key; api may not; the queues need no key', () => {
+      for (const fn of [ids.stream, ids.mailer]) {
+        expect(actionsOn(policyOf(template, fn), arnOf(ids.topicKey)), fn).toEqual(['kms:Decrypt', 'kms:GenerateDataKey*']);
+      }
+      expect(actionsOn(policyOf(template, ids.api), arnOf(ids.topicKey))).toEqual([]);
+      // SNS → SQS delivery needs nothing more: the queues are SSE-SQS, with no key of
+      // theirs for SNS to be allowed.
+      for (const q of Object.values(template.findResources('AWS::SQS::Queue')) as Json[]) {
+        expect(q.Properties.SqsManagedSseEnabled).toBe(true);
+        expect(q.Properties.KmsMasterKeyId).toBeUndefined();
+      }
+    });
+  });
+
+  describe('security: request and access logs', () => {
+    it('the API stage writes a JSON access log (request id, no headers) to a log group kept 7 days', () => {
+      const stage = json.Resources[ids.stage].Properties;
+      const logGroup = stage.AccessLogSettings.DestinationArn['Fn::GetAtt'][0];
+      expect(stage.AccessLogSettings.DestinationArn).toEqual(arnOf(logGroup));
+      expect(json.Resources[logGroup].Properties).toMatchObject({
+        LogGroupName: '/aws/apigateway/dev-engage-api',
+        RetentionInDays: 7,
+      });
+      const format = JSON.parse(stage.AccessLogSettings.Format);
+      expect(format).toMatchObject({ requestId: '$context.requestId', status: '$context.status', path: '$context.path' });
+      expect(stage.AccessLogSettings.Format).not.toMatch(/authorization|header/i);
+    });
+
+    it('CloudFront standard logs (no cookies) and the console bucket access logs go to the log bucket', () => {
+      expect(distributionConfig(template).Logging).toEqual({
+        Bucket: { 'Fn::GetAtt': [ids.logBucket, 'RegionalDomainName'] },
+        IncludeCookies: false,
+        Prefix: LOG_PREFIXES.cloudFront,
+      });
+      expect(json.Resources[ids.consoleBucket].Properties.LoggingConfiguration).toEqual({
+        DestinationBucketName: { Ref: ids.logBucket },
+        LogFilePrefix: LOG_PREFIXES.consoleBucket,
+      });
+    });
+
+    it('the log bucket: no public access, SSE, TLS only, ACLs for CloudFront, expires logs with the stage (7 days)', () => {
+      const bucket = json.Resources[ids.logBucket];
+      expect(bucket.Properties).toMatchObject({
+        PublicAccessBlockConfiguration: {
+          BlockPublicAcls: true,
+          BlockPublicPolicy: true,
+          IgnorePublicAcls: true,
+          RestrictPublicBuckets: true,
+        },
+        BucketEncryption: {
+          ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+        },
+        OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerPreferred' }] },
+        VersioningConfiguration: { Status: 'Enabled' },
+      });
+      expect(bucket.Properties.LifecycleConfiguration.Rules).toEqual([
+        expect.objectContaining({ ExpirationInDays: 7, NoncurrentVersionExpiration: { NoncurrentDays: 1 }, Status: 'Enabled' }),
+      ]);
+      template.hasResourceProperties('AWS::S3::BucketPolicy', {
+        Bucket: { Ref: ids.logBucket },
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+            Match.objectLike({ Effect: 'Allow', Principal: { Service: 'logging.s3.amazonaws.com' } }),
+          ]),
+        },
+      });
+      // Its own accesses are not logged (into itself), and checkov is told why.
+      expect(bucket.Properties.LoggingConfiguration).toBeUndefined();
+      expect(checkovSkips(bucket).map((s) => s.id)).toEqual(['CKV_AWS_18']);
+    });
+
+    it('the console bucket is versioned in dev too; old versions expire after 30 days', () => {
+      expect(json.Resources[ids.consoleBucket].Properties).toMatchObject({
+        VersioningConfiguration: { Status: 'Enabled' },
+        LifecycleConfiguration: { Rules: [expect.objectContaining({ NoncurrentVersionExpiration: { NoncurrentDays: 30 } })] },
+      });
+    });
+  });
+
   describe('alarms', () => {
     it('8 alarms on the DLQs, function errors, iterator age and the oldest email; all to the alarm topic', () => {
       const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')) as Json[];
@@ -752,13 +995,13 @@ describe('engage stack (dev)', () => {
     });
   });
 
-  it('secrets: the OpenAI key (a placeholder), the unsubscribe key and the admin token, generated', () => {
-    template.resourceCountIs('AWS::SecretsManager::Secret', 3);
+  it('secrets: the OpenAI key (a placeholder), the unsubscribe key, the admin token and the origin header, generated', () => {
+    template.resourceCountIs('AWS::SecretsManager::Secret', 4);
     template.hasResourceProperties('AWS::SecretsManager::Secret', {
       Name: 'dev/engage/openai-api-key',
       GenerateSecretString: Match.objectLike({}),
     });
-    for (const slug of ['unsubscribe-key', 'admin-token']) {
+    for (const slug of ['unsubscribe-key', 'admin-token', 'origin-verify']) {
       template.hasResourceProperties('AWS::SecretsManager::Secret', { Name: `dev/engage/${slug}` });
     }
   });
@@ -809,12 +1052,26 @@ describe('engage stack (prod)', () => {
     }
   });
 
-  it('secrets, log groups and the bucket are retained; logs kept 90 days', () => {
-    for (const type of ['AWS::SecretsManager::Secret', 'AWS::Logs::LogGroup', 'AWS::S3::Bucket']) {
+  it('secrets, log groups, the buckets and the topic key are retained; logs kept 90 days', () => {
+    for (const type of ['AWS::SecretsManager::Secret', 'AWS::Logs::LogGroup', 'AWS::S3::Bucket', 'AWS::KMS::Key']) {
       for (const r of Object.values(template.findResources(type)) as Json[]) expect(r.DeletionPolicy, type).toBe('Retain');
     }
+    template.resourceCountIs('AWS::KMS::Key', 1);
+    template.resourceCountIs('AWS::S3::Bucket', 2);
     template.allResourcesProperties('AWS::Logs::LogGroup', { RetentionInDays: 90 });
     template.resourceCountIs('Custom::S3AutoDeleteObjects', 0);
+  });
+
+  it('prod: access logs and the log bucket keep 90 days', () => {
+    template.hasResourceProperties('AWS::Logs::LogGroup', {
+      LogGroupName: '/aws/apigateway/prod-engage-api',
+      RetentionInDays: 90,
+    });
+    const logBucket = Object.values(
+      template.findResources('AWS::S3::Bucket', { Properties: { OwnershipControls: Match.anyValue() } }),
+    ) as Json[];
+    expect(logBucket).toHaveLength(1);
+    expect(logBucket[0].Properties.LifecycleConfiguration.Rules[0].ExpirationInDays).toBe(90);
   });
 
   it('sesDomain: a domain identity in the configuration set, and SES sends scoped to it', () => {
@@ -868,5 +1125,122 @@ describe('context', () => {
     } finally {
       fs.rmSync(dist, { recursive: true, force: true });
     }
+  });
+
+  it('apiRateLimit, apiBurstLimit and apiReservedConcurrency set the throttle and the reserved concurrency', () => {
+    const { template } = synth({ apiRateLimit: 50, apiBurstLimit: '75', apiReservedConcurrency: 25 });
+    template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      DefaultRouteSettings: { ThrottlingRateLimit: 50, ThrottlingBurstLimit: 75 },
+    });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      FunctionName: 'dev-engage-api',
+      ReservedConcurrentExecutions: 25,
+    });
+  });
+
+  it.each([
+    ['apiRateLimit', 0],
+    ['apiRateLimit', 10_001],
+    ['apiRateLimit', 'fast'],
+    ['apiBurstLimit', 1.5],
+    ['apiBurstLimit', 5_001],
+    ['apiReservedConcurrency', 0],
+    ['apiReservedConcurrency', ''],
+    ['mailerMaxConcurrency', 1],
+  ])('refuses %s=%j', (key, value) => {
+    expect(() => synth({ [key]: value })).toThrow(new RegExp(`context "${key}" must be an integer from`));
+  });
+
+  it('the stack alone (no region known): no web ACL on the distribution, and a warning that says so', () => {
+    const { stack, template } = synth();
+    expect(distributionConfig(template).WebACLId).toBeUndefined();
+    const warnings = stack.node
+      .findAll()
+      .flatMap((c) => c.node.metadata)
+      .filter((m) => m.type === 'aws:cdk:warning')
+      .map((m) => String(m.data));
+    expect(warnings.some((w) => /no WAF web ACL/.test(w))).toBe(true);
+  });
+});
+
+describe('the app with a region: the edge stack (WAF, us-east-1)', () => {
+  let edge: Template;
+  let main: Template;
+  let edgeStack: EdgeStack;
+
+  beforeAll(() => {
+    const app = new App({
+      context: { ...CDK_JSON_CONTEXT, 'aws:cdk:bundling-stacks': [], webDist: NO_WEB_DIST, stage: 'prod' },
+    });
+    const stacks = engageApp(app, 'prod', { account: '123456789012', region: 'eu-west-1' });
+    edgeStack = stacks.edge!;
+    expect(stacks.main.stackName).toBe('engage-prod');
+    edge = Template.fromStack(edgeStack);
+    main = Template.fromStack(stacks.main);
+  });
+
+  it('engage-prod-edge is in us-east-1 and holds a CLOUDFRONT web ACL', () => {
+    expect(edgeStack.stackName).toBe('engage-prod-edge');
+    expect(edgeStack.region).toBe(EDGE_REGION);
+    edge.hasResourceProperties('AWS::WAFv2::WebACL', {
+      Name: 'prod-engage-cloudfront',
+      Scope: 'CLOUDFRONT',
+      DefaultAction: { Allow: {} },
+    });
+  });
+
+  it('rules: a rate limit per IP (2000 in 5 minutes, 429), then the IP reputation, common and known-bad-inputs groups', () => {
+    const acl = Object.values(edge.findResources('AWS::WAFv2::WebACL'))[0] as Json;
+    const rules = [...(acl.Properties.Rules as Json[])].sort((a, b) => a.Priority - b.Priority);
+    expect(rules[0]).toMatchObject({
+      Name: 'rate-per-ip',
+      Action: { Block: { CustomResponse: { ResponseCode: 429 } } },
+      Statement: { RateBasedStatement: { Limit: 2000, AggregateKeyType: 'IP', EvaluationWindowSec: 300 } },
+    });
+    const groups = rules.slice(1).map((r) => r.Statement.ManagedRuleGroupStatement);
+    expect(groups.map((g) => g.Name)).toEqual([
+      'AWSManagedRulesAmazonIpReputationList',
+      'AWSManagedRulesCommonRuleSet',
+      'AWSManagedRulesKnownBadInputsRuleSet',
+    ]);
+    expect(groups.map((g) => g.Name)).toEqual(WAF_MANAGED_RULE_GROUPS.map((g) => g.name));
+    for (const r of rules.slice(1)) expect(r.OverrideAction).toEqual({ None: {} });
+    // Only count, never block: imports' large bodies, clients without a User-Agent.
+    expect(groups[1].RuleActionOverrides).toEqual([
+      { Name: 'SizeRestrictions_BODY', ActionToUse: { Count: {} } },
+      { Name: 'NoUserAgent_HEADER', ActionToUse: { Count: {} } },
+    ]);
+    // Log4Shell is blocked, not counted.
+    expect(groups[2].RuleActionOverrides).toBeUndefined();
+  });
+
+  it('WAF logs blocked and counted requests, Authorization redacted, to aws-waf-logs-prod-engage (90 days)', () => {
+    edge.hasResourceProperties('AWS::Logs::LogGroup', { LogGroupName: 'aws-waf-logs-prod-engage', RetentionInDays: 90 });
+    edge.hasResourceProperties('AWS::WAFv2::LoggingConfiguration', {
+      RedactedFields: [{ SingleHeader: { Name: 'authorization' } }],
+      LoggingFilter: Match.objectLike({ DefaultBehavior: 'DROP' }),
+    });
+  });
+
+  it("the distribution's WebACLId is the edge stack's web ACL, across regions", () => {
+    const ref = JSON.stringify(distributionConfig(main).WebACLId);
+    expect(ref).toContain('engage-prod-edge');
+    expect(ref).toContain(EDGE_REGION);
+    const output = Object.entries(edge.findOutputs('*')).find(([name]) => ref.includes(name));
+    expect(output?.[1].Value).toEqual({ 'Fn::GetAtt': [Object.keys(edge.findResources('AWS::WAFv2::WebACL'))[0], 'Arn'] });
+  });
+
+  it('wafRateLimit sets the limit; an edge stack outside us-east-1 is refused', () => {
+    const app = new App({ context: { ...CDK_JSON_CONTEXT, wafRateLimit: 500 } });
+    const stack = new EdgeStack(app, 'edge', { stage: 'dev', env: { region: EDGE_REGION } });
+    Template.fromStack(stack).hasResourceProperties('AWS::WAFv2::WebACL', {
+      Rules: Match.arrayWith([
+        Match.objectLike({ Statement: { RateBasedStatement: Match.objectLike({ Limit: 500 }) } }),
+      ]),
+    });
+    expect(() => new EdgeStack(new App(), 'edge', { stage: 'dev', env: { region: 'eu-west-1' } })).toThrow(/us-east-1/);
+    expect(
+      () => new EdgeStack(new App({ context: { wafRateLimit: 10 } }), 'edge', { stage: 'dev', env: { region: EDGE_REGION } }),
+    ).toThrow(/wafRateLimit/);
   });
 });
