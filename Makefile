@@ -7,7 +7,7 @@ SHELL := /bin/bash
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/engage/target
 CARGO ?= cargo
 
-.PHONY: run build test rust-test web web-test e2e chromium infra-test bench bench-llm bench-smtp bench-lambda bench-console lint fmt check-tools venv clean-data
+.PHONY: run build test rust-test web web-test e2e chromium infra-test infra-lint bench bench-llm bench-smtp bench-lambda bench-console lint fmt check-tools venv clean-data
 
 # The project's Python tools (test peers such as llmock), in a venv of its own.
 VENV := $(CURDIR)/.venv
@@ -21,7 +21,7 @@ build:
 	$(CARGO) build --workspace --all-targets
 
 ## Format check, lints, the CDK app's tests, the console's lint, unit tests and build, every Rust test, then the console end to end in Chromium.
-test: check-tools venv lint infra-test web-test rust-test e2e
+test: check-tools venv lint infra-test infra-lint web-test rust-test e2e
 
 rust-test:
 	@# The router as the Lambda `api` function builds it (no Swagger UI).
@@ -84,6 +84,25 @@ bench-console: web chromium
 infra-test:
 	@command -v npm >/dev/null || { echo "infra-test needs Node.js 20.19+ and npm"; exit 1; }
 	cd infra && npm ci --no-audit --no-fund && npm test
+
+## cfn-lint and checkov on the CDK app's templates (both stages and their edge stacks, synthesised offline into infra/cdk.out/lint); the tools in ./.venv-iac from tools/iac-requirements.txt. What is skipped, and why: infra/.cfnlintrc, infra/checkov.yaml, and `skipCheckov` beside the resource (infra/lib).
+IAC_VENV := $(CURDIR)/.venv-iac
+IAC_TEMPLATES := infra/cdk.out/lint
+infra-lint: $(IAC_VENV)/.installed
+	@command -v npm >/dev/null || { echo "infra-lint needs Node.js 20.19+ and npm"; exit 1; }
+	@[ infra/node_modules/.package-lock.json -nt infra/package-lock.json ] || { cd infra && npm ci --no-audit --no-fund; }
+	@# ts-node type-checks the app as it loads it; no CDK CLI, so nothing leaves the machine.
+	cd infra && npx ts-node scripts/synth-lint.ts cdk.out/lint
+	$(IAC_VENV)/bin/cfn-lint --config-file infra/.cfnlintrc -- $(IAC_TEMPLATES)/*.template.json
+	@# --skip-download and CKV_SKIP_PACKAGE_UPDATE_CHECK: checkov asks no platform and no index.
+	CKV_SKIP_PACKAGE_UPDATE_CHECK=true $(IAC_VENV)/bin/checkov --config-file infra/checkov.yaml \
+	  -d $(IAC_TEMPLATES) --framework cloudformation --skip-download --compact --quiet
+$(IAC_VENV)/.installed: tools/iac-requirements.txt
+	@command -v python3 >/dev/null || { apt-get update -qq && apt-get install -y -qq python3; }
+	@python3 -c 'import venv, ensurepip' 2>/dev/null || { apt-get update -qq && apt-get install -y -qq python3-venv; }
+	python3 -m venv $(IAC_VENV)
+	$(IAC_VENV)/bin/pip install -q --disable-pip-version-check -r tools/iac-requirements.txt
+	touch $@
 
 lint:
 	$(CARGO) fmt --all --check
