@@ -12,7 +12,7 @@
 use crate::routes::users::ClientView;
 use engage_core::StoreError;
 use engage_core::email::{Email, EmailStatus};
-use engage_core::import::{Format, csv_export_header, csv_record};
+use engage_core::import::{Format, csv_export_header, csv_record, spreadsheet_safe};
 use engage_core::ports::{ClientQuery, ClientStore, EmailQuery, Ledger};
 use futures_util::Stream;
 use std::sync::Arc;
@@ -247,7 +247,9 @@ fn encode<T: serde::Serialize>(
         Format::Csv => {
             let mut w = csv_writer(out);
             for item in items {
-                w.write_record(record(item)).map_err(encoding_failed)?;
+                // No cell may reach a spreadsheet as a formula.
+                w.write_record(record(item).into_iter().map(spreadsheet_safe))
+                    .map_err(encoding_failed)?;
             }
             w.flush().map_err(encoding_failed)?;
         }

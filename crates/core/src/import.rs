@@ -124,6 +124,36 @@ pub fn csv_record(client: &Client, score: Option<u8>, tier: Option<Tier>) -> Vec
     ]
 }
 
+/// What a spreadsheet takes for the start of a formula (or, tab and CR, for a way to
+/// smuggle one past its first look): a CSV cell beginning with one of these is run as
+/// a formula when the file is opened (OWASP's "CSV injection").
+const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+fn starts_a_formula(cell: &str) -> bool {
+    cell.trim_start_matches('\'').starts_with(FORMULA_STARTS)
+}
+
+/// A CSV cell as written out: one that a spreadsheet would run as a formula gets a
+/// leading `'`, which spreadsheets show as text. Cells already starting with `'`
+/// before such a character get one more, so [`from_spreadsheet_safe`] gives back
+/// exactly what went in.
+pub fn spreadsheet_safe(cell: String) -> String {
+    if starts_a_formula(&cell) {
+        format!("'{cell}")
+    } else {
+        cell
+    }
+}
+
+/// The inverse of [`spreadsheet_safe`], applied to every imported CSV cell: exactly
+/// one leading `'` is removed from a cell that would otherwise start a formula.
+pub fn from_spreadsheet_safe(cell: &str) -> &str {
+    match cell.strip_prefix('\'') {
+        Some(rest) if starts_a_formula(rest) => rest,
+        _ => cell,
+    }
+}
+
 fn parse_bool(column: &str, value: &str) -> Result<bool, String> {
     match value.to_ascii_lowercase().as_str() {
         "true" | "1" | "yes" | "y" => Ok(true),
@@ -132,54 +162,77 @@ fn parse_bool(column: &str, value: &str) -> Result<bool, String> {
     }
 }
 
-/// Where each known column sits in a CSV file's header, and how many columns it has.
-#[derive(Debug, Clone)]
+/// The columns a CSV row must have.
+const CSV_REQUIRED_COLUMNS: [&str; 4] = ["email", "first_name", "time_zone", "email_opt_in"];
+
+/// Where each known column sits in a CSV file's header, how many columns it has, and
+/// the columns it has that engage does not know (a CRM's export carries dozens).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CsvHeader {
     at: Vec<Option<usize>>,
     width: usize,
+    ignored: Vec<String>,
 }
 
 impl CsvHeader {
-    /// Reads the header record; unknown or missing required columns are fatal.
+    /// Reads the header record. Columns engage does not know are ignored (and named by
+    /// [`CsvHeader::ignored_columns`]); a missing required column is fatal, and names
+    /// the ignored column it looks misspelt as, if any. A repeated column is fatal.
     pub fn parse(record: &csv::StringRecord) -> Result<Self, String> {
         let mut at = vec![None; CSV_COLUMNS.len()];
-        for (i, name) in record.iter().enumerate() {
-            let name = name
+        let mut ignored = Vec::new();
+        for (i, raw) in record.iter().enumerate() {
+            // `First Name`, `first-name` and `FIRST_NAME` all name `first_name`.
+            let name = raw
                 .trim()
                 .trim_start_matches('\u{feff}')
-                .to_ascii_lowercase();
+                .to_ascii_lowercase()
+                .replace([' ', '-'], "_");
             if CSV_READ_ONLY_COLUMNS.contains(&name.as_str()) {
                 continue;
             }
-            let known = CSV_COLUMNS.iter().position(|c| *c == name).ok_or_else(|| {
-                format!(
-                    "unknown CSV column `{name}`; the columns are {} (and, ignored, {})",
-                    CSV_COLUMNS.join(", "),
-                    CSV_READ_ONLY_COLUMNS.join(", ")
-                )
-            })?;
-            at[known] = Some(i);
+            match CSV_COLUMNS.iter().position(|c| *c == name) {
+                Some(known) if at[known].is_some() => {
+                    return Err(format!("the CSV header names `{name}` twice"));
+                }
+                Some(known) => at[known] = Some(i),
+                None => ignored.push(raw.trim().trim_start_matches('\u{feff}').to_string()),
+            }
         }
-        for required in ["email", "first_name", "time_zone", "email_opt_in"] {
+        for required in CSV_REQUIRED_COLUMNS {
             let i = CSV_COLUMNS
                 .iter()
                 .position(|c| *c == required)
                 .expect("listed");
             if at[i].is_none() {
-                return Err(format!("the CSV header has no `{required}` column"));
+                let hint = ignored
+                    .iter()
+                    .find(|c| looks_like(c, required))
+                    .map(|c| format!(" (is `{c}` meant to be `{required}`?)"))
+                    .unwrap_or_default();
+                return Err(format!(
+                    "the CSV header has no `{required}` column{hint}; the columns engage reads are {}",
+                    CSV_COLUMNS.join(", ")
+                ));
             }
         }
         Ok(Self {
             at,
             width: record.len(),
+            ignored,
         })
+    }
+
+    /// The header's columns engage does not read, as written in the file.
+    pub fn ignored_columns(&self) -> &[String] {
+        &self.ignored
     }
 
     fn get<'r>(&self, record: &'r csv::StringRecord, column: &str) -> Option<&'r str> {
         let i = CSV_COLUMNS.iter().position(|c| *c == column)?;
         self.at[i]
             .and_then(|j| record.get(j))
-            .map(str::trim)
+            .map(|cell| from_spreadsheet_safe(cell.trim()).trim())
             .filter(|s| !s.is_empty())
     }
 
@@ -236,6 +289,19 @@ impl CsvHeader {
         };
         Ok((client, unsubscribed))
     }
+}
+
+/// Whether the column `name` looks like a misspelling of `column`: the same once case,
+/// spaces, `-` and `_` are set aside, or at most two edits apart.
+fn looks_like(name: &str, column: &str) -> bool {
+    let squash = |s: &str| -> String {
+        s.chars()
+            .filter(|c| c.is_alphanumeric())
+            .flat_map(char::to_lowercase)
+            .collect()
+    };
+    let (a, b) = (squash(name), squash(column));
+    a == b || strsim::levenshtein(&a, &b) <= 2
 }
 
 /// Reads rows, tracking the byte offset of the next row (for resuming).
@@ -616,17 +682,62 @@ mod tests {
 
     #[test]
     fn a_bad_csv_header_is_fatal_and_says_why() {
+        let e = RowReader::csv("email,first_name,tz,email_opt_in\n".as_bytes()).unwrap_err();
+        assert!(e.contains("no `time_zone` column"), "{e}");
+        let e = RowReader::csv("emial,first_name,time_zone,email_opt_in\n".as_bytes()).unwrap_err();
         assert!(
-            RowReader::csv("email,first_name,tz\n".as_bytes())
-                .unwrap_err()
-                .contains("unknown CSV column `tz`")
+            e.contains("no `email` column (is `emial` meant to be `email`?)"),
+            "{e}"
         );
+        let e = RowReader::csv("email,FirstName,time_zone,Email-Opt-In\n".as_bytes()).unwrap_err();
+        assert!(e.contains("is `FirstName` meant to be `first_name`"), "{e}");
+        // Case, spaces and `-` do not matter.
+        let r = RowReader::csv("Email,First Name,Time-Zone,EMAIL_OPT_IN\n".as_bytes()).unwrap();
+        assert!(r.csv_header().unwrap().ignored_columns().is_empty());
         assert!(
             RowReader::csv("email,first_name\n".as_bytes())
                 .unwrap_err()
                 .contains("time_zone")
         );
+        let e = RowReader::csv("email,first_name,time_zone,email_opt_in,email\n".as_bytes())
+            .unwrap_err();
+        assert!(e.contains("`email` twice"), "{e}");
         assert!(RowReader::csv("".as_bytes()).unwrap_err().contains("empty"));
+    }
+
+    #[test]
+    fn columns_engage_does_not_know_are_ignored_and_named() {
+        let data = "Customer ID,email,first_name,time_zone,email_opt_in,Lifetime Value,top_size\n                    c-1,a@example.com,A,UTC,yes,1200,M\n";
+        let mut r = RowReader::csv(data.as_bytes()).unwrap();
+        assert_eq!(
+            r.csv_header().unwrap().ignored_columns(),
+            ["Customer ID", "Lifetime Value"]
+        );
+        let row = r.next().unwrap().unwrap().parsed.unwrap();
+        assert_eq!(row.email, "a@example.com");
+        assert_eq!(row.profile.unwrap().top_size.as_deref(), Some("M"));
+    }
+
+    #[test]
+    fn formula_cells_are_defused_on_export_and_restored_on_import() {
+        for cell in [
+            "=HYPERLINK(\"http://evil\")",
+            "+1",
+            "-2",
+            "@SUM(A1)",
+            "\tx",
+            "\rx",
+            "'=x",
+            "''+y",
+        ] {
+            let out = spreadsheet_safe(cell.to_string());
+            assert!(out.starts_with('\''), "{cell:?} -> {out:?}");
+            assert_eq!(from_spreadsheet_safe(&out), cell);
+        }
+        for cell in ["Zoë", "'Tis", "", "a=b", "'"] {
+            assert_eq!(spreadsheet_safe(cell.to_string()), cell);
+            assert_eq!(from_spreadsheet_safe(cell), cell);
+        }
     }
 
     fn exported(client: &Client) -> String {

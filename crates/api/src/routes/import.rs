@@ -43,6 +43,9 @@ pub struct ImportReport {
     /// The rows not imported, in line order (at most 1000; see `errors_truncated`).
     pub errors: Vec<RowError>,
     pub errors_truncated: bool,
+    /// A CSV header's columns engage does not read, as written (their values were
+    /// not imported). Always empty for NDJSON.
+    pub ignored_columns: Vec<String>,
 }
 
 fn format_of(params: &ImportParams, headers: &HeaderMap) -> Result<Format, ApiError> {
@@ -82,8 +85,11 @@ fn format_of(params: &ImportParams, headers: &HeaderMap) -> Result<Format, ApiEr
 ///
 /// NDJSON: one `NewClient` object per line. CSV: a header line naming the columns
 /// `email, first_name, last_name, time_zone, email_opt_in, preferences` (`;`-separated),
-/// `top_size, bottom_size, shoe_size, budget, fit_notes, unsubscribed`; the columns an
-/// export adds (`id, version, score, tier, created_at, updated_at`) are ignored. A known
+/// `top_size, bottom_size, shoe_size, budget, fit_notes, unsubscribed` (case, spaces and
+/// `-` do not matter); the columns an export adds (`id, version, score, tier,
+/// created_at, updated_at`) and any other columns are ignored, the others named in
+/// `ignored_columns`. A cell starting with `'` before `= + - @`, tab or CR loses that
+/// `'` (what an export adds to keep spreadsheets from running it). A known
 /// address takes the row's values; a row that changes nothing writes nothing, so
 /// importing a file twice changes nothing. A repeated address within one import is
 /// reported. `unsubscribed` = true unsubscribes; import never re-subscribes a client.
@@ -121,6 +127,10 @@ async fn import_users(
     .await
     .map_err(|e| ApiError::Internal(e.into()))?
     .map_err(|e| ApiError::bad_param("body", e))?;
+    let ignored_columns = rows
+        .csv_header()
+        .map(|h| h.ignored_columns().to_vec())
+        .unwrap_or_default();
 
     let mut importer = Importer::new(state.import.clone(), state.engine.clock.clone());
     let mut errors = Vec::new();
@@ -140,6 +150,7 @@ async fn import_users(
             counts: importer.counts,
             errors,
             errors_truncated: truncated,
+            ignored_columns,
         })),
         Err(ImportFailure::Read { cause, progress }) => {
             if is_too_large(&cause) {

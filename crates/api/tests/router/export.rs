@@ -172,6 +172,82 @@ async fn a_csv_export_imports_into_a_fresh_app_as_the_same_clients() {
 }
 
 #[tokio::test]
+async fn a_formula_in_a_cell_goes_out_defused_and_comes_back_as_it_was() {
+    let app = spawn_app();
+    let body = json!({"email": "eve@example.com", "first_name": "=HYPERLINK(\"https://evil.example\",\"x\")",
+        "last_name": "@SUM(A1)", "time_zone": "Europe/Paris", "email_opt_in": true,
+        "profile": {"fit_notes": "+1 size up", "budget": "-50"}});
+    let a = app.call(Method::POST, "/api/v1/users", Some(body)).await;
+    assert_eq!(a.status, 201, "{}", a.body);
+
+    let csv = get_raw(&app, "/api/v1/users/export?format=csv").await;
+    let r = &csv.csv()[0];
+    assert_eq!(&r[1], "'=HYPERLINK(\"https://evil.example\",\"x\")");
+    assert_eq!(&r[2], "'@SUM(A1)");
+    assert_eq!(&r[9], "'-50");
+    assert_eq!(&r[10], "'+1 size up");
+    for field in r.iter() {
+        assert!(
+            !field.starts_with(['=', '+', '-', '@', '\t', '\r']),
+            "{r:?}"
+        );
+    }
+
+    let fresh = spawn_app();
+    let report = import(&fresh, "csv", csv.text.clone()).await;
+    assert_eq!(report["created"], 1, "{report}");
+    let back = get_raw(&fresh, "/api/v1/users/export").await.lines();
+    assert_eq!(back[0]["first_name"], a.body["first_name"]);
+    assert_eq!(back[0]["last_name"], "@SUM(A1)");
+    assert_eq!(back[0]["profile"]["fit_notes"], "+1 size up");
+    assert_eq!(back[0]["profile"]["budget"], "-50");
+}
+
+#[tokio::test]
+async fn a_crm_export_with_columns_engage_does_not_know_imports_and_names_them() {
+    let app = spawn_app();
+    let crm = "Customer ID,Email,First Name,Time Zone,Email Opt In,Lifetime Value,Top Size\n\
+               c-1,ada@example.com,Ada,Europe/London,true,1200,M\n\
+               c-2,bea@example.com,Bea,Europe/Paris,false,80,S\n";
+    let report = import(&app, "csv", crm.into()).await;
+    assert_eq!(
+        (&report["created"], &report["failed"]),
+        (&json!(2), &json!(0)),
+        "{report}"
+    );
+    assert_eq!(
+        report["ignored_columns"],
+        json!(["Customer ID", "Lifetime Value"])
+    );
+    let clients = get_raw(&app, "/api/v1/users/export").await.lines();
+    assert!(
+        clients
+            .iter()
+            .any(|c| c["email"] == "ada@example.com" && c["profile"]["top_size"] == "M")
+    );
+
+    // A misspelt required column still fails, and says which one it looks like.
+    let a = app
+        .send(
+            req(Method::POST, "/api/v1/users/import?format=csv")
+                .header(header::CONTENT_TYPE, "text/csv")
+                .body(Body::from(
+                    "emial,first_name,time_zone,email_opt_in\nx@example.com,X,UTC,true\n",
+                ))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(a.status, 400, "{}", a.body);
+    let detail = a.body["detail"].as_str().unwrap_or_default().to_string() + &a.body.to_string();
+    assert!(
+        detail.contains("is `emial` meant to be `email`?"),
+        "{}",
+        a.body
+    );
+    assert_eq!(get_raw(&app, "/api/v1/users/export").await.lines().len(), 2);
+}
+
+#[tokio::test]
 async fn an_email_export_after_the_pipeline_holds_the_welcome_emails() {
     let app = spawn_app();
     let ids: HashSet<String> = [

@@ -78,6 +78,15 @@ pub async fn run(store: Store, args: &ImportArgs) -> anyhow::Result<ImportCounts
     };
 
     let (rows, start) = open_rows(file, format, resume.as_ref())?;
+    if let Some(h) = rows.csv_header()
+        && !h.ignored_columns().is_empty()
+    {
+        eprintln!(
+            "engage: ignoring {} column(s) engage does not read: {}",
+            h.ignored_columns().len(),
+            h.ignored_columns().join(", ")
+        );
+    }
     let mut importer = Importer::new(Arc::new(store.clone()), Arc::new(SystemClock));
     if let Some(r) = &resume {
         importer.counts = r.counts;
