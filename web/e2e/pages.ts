@@ -28,3 +28,18 @@ export async function signIn(page: Page, token: string) {
   await page.getByLabel('API token').fill(token);
   await page.getByRole('button', { name: 'Sign in' }).click();
 }
+
+/**
+ * A time zone where it is now about midday, so a new client's welcome email is sent at
+ * once, whatever the hour the suite runs at: in a fixed zone (Europe/London, say) it
+ * falls inside the default quiet hours (21:00–08:00 local) for half of every day, and
+ * is then rightly scheduled for the morning instead. `Etc/GMT-N` is UTC+N (POSIX's
+ * sign), from Etc/GMT+12 to Etc/GMT-14; local noon is at least eight hours from either
+ * edge of the quiet hours, far longer than the suite runs.
+ */
+export function middayTimeZone(now: Date = new Date()): string {
+  // The offset from UTC, -11..12, that makes the local hour 12.
+  const offset = ((12 - now.getUTCHours() + 35) % 24) - 11;
+  if (offset === 0) return 'Etc/UTC';
+  return offset > 0 ? `Etc/GMT-${offset}` : `Etc/GMT+${-offset}`;
+}
