@@ -105,6 +105,9 @@ pub enum ApiError {
     /// 428: a conditional write came without a version.
     #[error("{0}")]
     PreconditionRequired(String),
+    /// 429, with `Retry-After` (whole seconds).
+    #[error("too many failed attempts from this address; try again in {retry_after_secs} s")]
+    TooManyRequests { retry_after_secs: u64 },
     /// 500. The cause is logged, never sent.
     #[error("internal error: {0:#}")]
     Internal(anyhow::Error),
@@ -148,6 +151,7 @@ impl ApiError {
             Self::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PreconditionRequired(_) => StatusCode::PRECONDITION_REQUIRED,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -170,6 +174,7 @@ impl ApiError {
             Self::PayloadTooLarge { .. } => "/problems/payload-too-large",
             Self::UnsupportedMediaType(_) => "/problems/unsupported-media-type",
             Self::PreconditionRequired(_) => "/problems/precondition-required",
+            Self::TooManyRequests { .. } => "/problems/too-many-requests",
             Self::Internal(_) => "/problems/internal",
         }
     }
@@ -191,6 +196,7 @@ impl ApiError {
             Self::PayloadTooLarge { .. } => "Payload too large",
             Self::UnsupportedMediaType(_) => "Unsupported media type",
             Self::PreconditionRequired(_) => "Precondition required",
+            Self::TooManyRequests { .. } => "Too many requests",
             Self::Internal(_) => "Internal server error",
         }
     }
@@ -231,9 +237,16 @@ impl IntoResponse for ApiError {
             tracing::error!(error = %format!("{cause:#}"), "request failed");
         }
         let mut res = self.to_problem().render();
-        if matches!(self, Self::Unauthorized(_)) {
-            res.headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        match &self {
+            Self::Unauthorized(_) => {
+                res.headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            Self::TooManyRequests { retry_after_secs } => {
+                res.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+            }
+            _ => {}
         }
         res
     }

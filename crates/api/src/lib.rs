@@ -1,13 +1,15 @@
 //! engage's HTTP API: one axum [`Router`] that `engage serve` serves with
 //! `axum::serve` and the Lambda main with `lambda_http`.
 //!
-//! - `GET /health`, `GET /openapi.json` and `GET /docs` (Swagger UI, vendored; the
-//!   `docs-ui` feature, which the Lambda `api` function leaves out) are public;
+//! - `GET /health` (up/down only; its checks with a bearer token), `GET /openapi.json`
+//!   and `GET /docs` (Swagger UI, vendored; the `docs-ui` feature, which the Lambda
+//!   `api` function leaves out) are public;
 //! - `GET`/`POST /u/{token}`, the unsubscribe page and RFC 8058 one-click endpoint, are
 //!   public and answer in HTML (they are for people and mail providers);
 //! - `POST /webhooks/ses`, the mail provider's reports, is public and verifies each
 //!   message itself (SNS signatures);
-//! - everything under `/api/v1` needs `Authorization: Bearer <token>` ([`TokenAuth`]);
+//! - everything under `/api/v1`, and the host's extra routes (`/metrics`), need
+//!   `Authorization: Bearer <token>` ([`TokenAuth`], with a brake on failures);
 //! - every other error is `application/problem+json` ([`ApiError`], [`Problem`]).
 //!
 //! The handlers only translate HTTP to calls on the domain's services and ports
@@ -26,7 +28,7 @@ mod problems;
 mod routes;
 mod state;
 
-pub use auth::TokenAuth;
+pub use auth::{ClientIp, ORIGIN_HEADER, TokenAuth, require_origin};
 pub use error::{ApiError, PROBLEM_JSON, Problem};
 pub use pagination::{DEFAULT_LIMIT, MAX_LIMIT, Page};
 pub use routes::health::HealthReport;
@@ -77,10 +79,10 @@ pub fn router(state: AppState) -> Router {
     router_with(state, Router::new())
 }
 
-/// [`router`] with `extra` routes (e.g. `/metrics`, the console's files) merged in
-/// before the layers, so they get request ids, tracing, body limits and problem
-/// responses too. `extra` is public (no bearer token), must not set a fallback, and
-/// must not repeat a route of the API.
+/// [`router`] with `extra` routes (e.g. `/metrics`) merged in before the layers, so
+/// they get request ids, tracing, body limits and problem responses too. `extra`
+/// needs the bearer token like `/api/v1`, must not set a fallback, and must not
+/// repeat a route of the API.
 pub fn router_with(state: AppState, extra: Router) -> Router {
     router_with_site(state, extra, None)
 }
@@ -91,10 +93,13 @@ pub fn router_with(state: AppState, extra: Router) -> Router {
 /// its `index.html` that way. Everything else unmatched is still a problem 404.
 pub fn router_with_site(state: AppState, extra: Router, site: Option<Router>) -> Router {
     let state: Shared = Arc::new(state);
-    let v1 = routes::v1().route_layer(axum::middleware::from_fn_with_state(
-        state.auth.clone(),
-        auth::require_bearer,
-    ));
+    let bearer = || axum::middleware::from_fn_with_state(state.auth.clone(), auth::require_bearer);
+    let v1 = routes::v1().route_layer(bearer());
+    let extra = if extra.has_routes() {
+        extra.route_layer(bearer())
+    } else {
+        extra
+    };
     let (api, mut doc) = documented(v1).split_for_parts();
     openapi::finish(&mut doc);
 

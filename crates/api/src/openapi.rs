@@ -46,11 +46,16 @@ fn problem_response(description: &str) -> Response {
 }
 
 /// Shared responses, referenced by name from the operations: (name, status, description).
-const SHARED: [(&str, &str, &str); 6] = [
+const SHARED: [(&str, &str, &str); 7] = [
     (
         "Unauthorized",
         "401",
         "The bearer token is missing, malformed or not valid.",
+    ),
+    (
+        "TooManyRequests",
+        "429",
+        "Too many failed authentications from this address; wait `Retry-After` seconds.",
     ),
     ("MalformedBody", "400", "The body is not valid JSON."),
     ("PayloadTooLarge", "413", "The body is larger than 1 MiB."),
@@ -91,6 +96,14 @@ pub(crate) fn finish(doc: &mut utoipa::openapi::OpenApi) {
                 HeaderBuilder::new().description(Some("`Bearer`")).build(),
             );
         }
+        if name == "TooManyRequests" {
+            response.headers.insert(
+                "Retry-After".into(),
+                HeaderBuilder::new()
+                    .description(Some("Seconds to wait before the next attempt"))
+                    .build(),
+            );
+        }
         components
             .responses
             .insert(name.to_string(), RefOr::T(response));
@@ -123,6 +136,7 @@ pub(crate) fn finish(doc: &mut utoipa::openapi::OpenApi) {
             shared("Internal");
             if protected {
                 shared("Unauthorized");
+                shared("TooManyRequests");
             }
             if op.request_body.is_some() {
                 shared("MalformedBody");

@@ -39,6 +39,9 @@ enum Host {
         store: Store,
         /// Held while this process runs the pipeline (`pipeline.autostart`).
         _owner: Option<crate::data_dir::Owner>,
+        /// The router's tokens, re-read from the store while serving.
+        auth: TokenAuth,
+        admin_token: Option<String>,
     },
     Aws(Arc<AwsHost>),
 }
@@ -142,6 +145,7 @@ impl Application {
             sender: engine.sender.name(),
             outbox_dir: config.data_dir.join("outbox"),
         });
+        let auth = TokenAuth::new(token_hashes);
         let state = AppState {
             clients: ClientService::new(store_arc.clone(), clock),
             engine,
@@ -150,7 +154,7 @@ impl Application {
             dead_letters: store_arc.clone(),
             replay: store_arc,
             health,
-            auth: TokenAuth::new(token_hashes),
+            auth: auth.clone(),
             feedback: crate::wiring::feedback(&config)?,
         };
         let extra = crate::metrics::router(crate::metrics::install(), store.clone());
@@ -167,6 +171,8 @@ impl Application {
                 pipeline,
                 store,
                 _owner: owner,
+                auth,
+                admin_token: config.admin_token.clone(),
             },
             autostart: config.pipeline.autostart,
             created_admin_token,
@@ -213,10 +219,26 @@ impl Application {
     ) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let mut tasks = self.autostart.then(|| match &self.host {
-            Host::Embedded { pipeline, .. } => pipeline.clone().spawn(stop_rx),
-            Host::Aws(host) => host.clone().spawn(stop_rx),
+            Host::Embedded { pipeline, .. } => pipeline.clone().spawn(stop_rx.clone()),
+            Host::Aws(host) => host.clone().spawn(stop_rx.clone()),
         });
-        let server = axum::serve(self.listener, self.router).with_graceful_shutdown(async move {
+        if let Host::Embedded {
+            store,
+            auth,
+            admin_token,
+            ..
+        } = &self.host
+        {
+            let refresh = refresh_tokens(store.clone(), auth.clone(), admin_token.clone(), stop_rx);
+            tasks
+                .get_or_insert_with(tokio::task::JoinSet::new)
+                .spawn(refresh);
+        }
+        // The peer's address reaches the handlers: the brake on failed tokens is per address.
+        let app = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
+        let server = axum::serve(self.listener, app).with_graceful_shutdown(async move {
             shutdown.await;
             let _ = stop_tx.send(true);
         });
@@ -225,6 +247,33 @@ impl Application {
             while tasks.join_next().await.is_some() {}
         }
         served
+    }
+}
+
+/// How often a serving process re-reads the stored admin token: `engage rotate-token`
+/// revokes the old one within this long, without a restart.
+pub const TOKEN_REFRESH: Duration = Duration::from_secs(2);
+
+/// Re-reads the accepted tokens every [`TOKEN_REFRESH`] until `stop`.
+async fn refresh_tokens(
+    store: Store,
+    auth: TokenAuth,
+    admin_token: Option<String>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut every = tokio::time::interval(TOKEN_REFRESH);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    while !*stop.borrow() {
+        tokio::select! {
+            _ = every.tick() => {}
+            _ = stop.changed() => break,
+        }
+        match secrets::admin_tokens(&store, admin_token.as_deref()).await {
+            Ok((hashes, _)) => auth.replace(hashes),
+            Err(e) => {
+                tracing::warn!(error = %e, "re-reading the admin token failed; the tokens in use stay")
+            }
+        }
     }
 }
 

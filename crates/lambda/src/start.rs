@@ -25,13 +25,30 @@ pub enum Secret {
     AdminToken,
     UnsubscribeKey,
     OpenAiKey,
+    /// The value CloudFront sends as `X-Origin-Verify` (the `api` function only).
+    OriginSecret,
 }
 
 /// The configuration with its secrets, and the SDK configuration.
-#[derive(Debug)]
 pub struct Started {
     pub config: Config,
     pub sdk: SdkConfig,
+    /// The origin secret, when [`Secret::OriginSecret`] was asked for and is
+    /// configured (`ENGAGE_AWS__ORIGIN_SECRET_ARN`, or `ENGAGE_ORIGIN_SECRET` for a
+    /// function run without Secrets Manager).
+    pub origin_secret: Option<String>,
+}
+
+impl std::fmt::Debug for Started {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Started")
+            .field("config", &self.config)
+            .field(
+                "origin_secret",
+                &self.origin_secret.as_ref().map(|_| "<redacted>"),
+            )
+            .finish_non_exhaustive()
+    }
 }
 
 /// JSON lines on stderr (CloudWatch Logs keeps them), filtered by `RUST_LOG`
@@ -87,11 +104,22 @@ pub async fn load(secrets: &[Secret]) -> anyhow::Result<Started> {
             && config.llm.api_key_file.is_none()
             && std::env::var("OPENAI_API_KEY").map_or(true, |v| v.trim().is_empty())
     });
-    let (admin, unsubscribe, openai) = tokio::try_join!(
+    let origin_env = std::env::var("ENGAGE_ORIGIN_SECRET")
+        .ok()
+        .filter(|v| !v.trim().is_empty());
+    let origin_arn = aws
+        .origin_secret_arn
+        .clone()
+        .filter(|_| wanted(Secret::OriginSecret) && origin_env.is_none());
+    let (admin, unsubscribe, openai, origin) = tokio::try_join!(
         read(admin_arn, "admin token"),
         read(unsubscribe_arn, "unsubscribe key"),
         read(openai_arn, "OpenAI API key"),
+        read(origin_arn, "origin secret"),
     )?;
+    let origin_secret = origin
+        .or(origin_env)
+        .filter(|_| wanted(Secret::OriginSecret));
     if admin.is_some() {
         config.admin_token = admin;
     }
@@ -113,7 +141,11 @@ pub async fn load(secrets: &[Secret]) -> anyhow::Result<Started> {
         admin_token: wanted(Secret::AdminToken),
         unsubscribe_secret: wanted(Secret::UnsubscribeKey),
     })?;
-    Ok(Started { config, sdk })
+    Ok(Started {
+        config,
+        sdk,
+        origin_secret,
+    })
 }
 
 async fn secret_value(

@@ -122,6 +122,9 @@ async fn secret(sdk: &aws_config::SdkConfig, name: &str, value: &str) -> String 
         .expect("its ARN")
 }
 
+/// What CloudFront sends as `X-Origin-Verify` in these tests.
+const ORIGIN_SECRET: &str = "test-origin-secret-0123456789abcdef";
+
 /// moto with the resources and secrets, and the stack's environment pointing at it.
 async fn world() -> (Moto, Vec<(String, String)>) {
     let moto = Moto::start().await;
@@ -135,6 +138,7 @@ async fn world() -> (Moto, Vec<(String, String)>) {
         "test-unsubscribe-key-0123456789",
     )
     .await;
+    let origin = secret(&sdk, "test/origin-verify", ORIGIN_SECRET).await;
     let env = [
         ("AWS_ACCESS_KEY_ID", "test"),
         ("AWS_SECRET_ACCESS_KEY", "test"),
@@ -162,6 +166,7 @@ async fn world() -> (Moto, Vec<(String, String)>) {
         ("ENGAGE_AWS__EMAIL_DLQ_URL", &init.email_dlq_url),
         ("ENGAGE_AWS__ADMIN_TOKEN_SECRET_ARN", &admin),
         ("ENGAGE_AWS__UNSUBSCRIBE_SECRET_ARN", &unsubscribe),
+        ("ENGAGE_AWS__ORIGIN_SECRET_ARN", &origin),
     ]
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -210,7 +215,14 @@ async fn the_binaries_start_and_answer_one_event_each() {
         },
         "isBase64Encoded": false
     });
-    let out = invoke(env!("CARGO_BIN_EXE_api"), &env, health)
+    // Around CloudFront (no `X-Origin-Verify`): refused.
+    let out = invoke(env!("CARGO_BIN_EXE_api"), &env, health.clone())
+        .await
+        .unwrap();
+    assert_eq!(out["statusCode"], 403, "{out}");
+    let mut through_cloudfront = health;
+    through_cloudfront["headers"]["x-origin-verify"] = json!(ORIGIN_SECRET);
+    let out = invoke(env!("CARGO_BIN_EXE_api"), &env, through_cloudfront)
         .await
         .unwrap();
     assert_eq!(out["statusCode"], 200, "{out}");

@@ -10,17 +10,34 @@ use serde_json::json;
 use std::sync::Arc;
 
 #[tokio::test]
-async fn health_is_public_and_503_when_a_dependency_is_down() {
-    let a = spawn_app().get_public("/health").await;
+async fn health_says_only_up_or_down_without_a_token_and_503_when_a_dependency_is_down() {
+    let app = spawn_app();
+    let a = app.get_public("/health").await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.body, json!({"status": "up"}), "no details in public");
+
+    // With the token: one entry per dependency.
+    let a = app.call(Method::GET, "/health", None).await;
     assert_eq!(a.status, 200, "{}", a.body);
     assert_eq!(a.body["status"], "up");
     assert_eq!(a.body["checks"][0]["name"], "database");
     assert_eq!(a.body["checks"][0]["status"], "up");
 
+    // A wrong token is not a way to ask whether a token is right.
+    let a = send(
+        &app.router,
+        axum::http::Request::get("/health")
+            .header("authorization", "Bearer not-the-token")
+            .body(Default::default())
+            .unwrap(),
+    )
+    .await;
+    a.assert_problem(401, "/problems/unauthorized");
+
     let down = spawn_app_with(|state| state.health = Arc::new(DownHealth));
     let a = down.get_public("/health").await;
     assert_eq!(a.status, 503);
-    assert_eq!(a.body["status"], "down");
+    assert_eq!(a.body, json!({"status": "down"}));
     assert_eq!(a.header("content-type"), "application/json");
 }
 
@@ -63,13 +80,21 @@ async fn docs_ui(app: &TestApp) {
 }
 
 #[tokio::test]
-async fn extra_routes_are_public_and_get_the_layers() {
+async fn extra_routes_need_the_token_and_get_the_layers() {
     let app = spawn_app();
     let extra = Router::new().route("/metrics", axum::routing::get(|| async { "up 1\n" }));
     let router = router_with(app.state.clone(), extra);
     let a = send(
         &router,
         axum::http::Request::get("/metrics")
+            .body(Default::default())
+            .unwrap(),
+    )
+    .await;
+    a.assert_problem(401, "/problems/unauthorized");
+    let a = send(
+        &router,
+        req(Method::GET, "/metrics")
             .body(Default::default())
             .unwrap(),
     )
@@ -152,6 +177,13 @@ fn the_document_covers_every_route_with_security_and_problems() {
                     responses["401"]["$ref"],
                     "#/components/responses/Unauthorized"
                 );
+                assert_eq!(
+                    responses["429"]["$ref"],
+                    "#/components/responses/TooManyRequests"
+                );
+            } else if path == "/health" {
+                // Public, and more with a token.
+                assert_eq!(op["security"], json!([{}, {"bearer": []}]), "{m} {path}");
             } else {
                 assert!(op.get("security").is_none(), "{m} {path} is public");
             }

@@ -36,6 +36,9 @@ pub struct AwsConfig {
     pub unsubscribe_secret_arn: Option<String>,
     /// Used by the Lambda functions; ignored by the server.
     pub admin_token_secret_arn: Option<String>,
+    /// The secret CloudFront sends as `X-Origin-Verify`; the `api` function refuses
+    /// requests without it (the execute-api address is not a way around CloudFront).
+    pub origin_secret_arn: Option<String>,
 }
 
 impl Default for AwsConfig {
@@ -55,6 +58,7 @@ impl Default for AwsConfig {
             openai_api_key_secret_arn: None,
             unsubscribe_secret_arn: None,
             admin_token_secret_arn: None,
+            origin_secret_arn: None,
         }
     }
 }

@@ -179,7 +179,11 @@ impl Config {
     fn figment(file: impl figment::Provider, env: Env) -> Figment {
         Figment::from(Serialized::defaults(Config::default()))
             .merge(file)
-            .merge(env.split("__").ignore(&["config", "log_format"]))
+            // `ENGAGE_ORIGIN_SECRET` is read by the Lambda `api` function itself.
+            .merge(
+                env.split("__")
+                    .ignore(&["config", "log_format", "origin_secret"]),
+            )
     }
 
     fn from_figment(mut fig: Figment, overrides: &Overrides) -> anyhow::Result<Self> {

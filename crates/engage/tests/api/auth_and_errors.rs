@@ -40,7 +40,18 @@ async fn api_routes_need_the_token_and_public_routes_do_not() {
         .unwrap();
     assert_problem(r, StatusCode::UNAUTHORIZED).await;
 
+    // Public: up or down, nothing more.
     let health = app.http.get(app.url("/health")).send().await.unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
+    assert_eq!(
+        health.json::<Value>().await.unwrap(),
+        json!({"status": "up"})
+    );
+    // `/metrics` needs the token (Prometheus scrapes with `bearer_token`).
+    let r = app.http.get(app.url("/metrics")).send().await.unwrap();
+    assert_problem(r, StatusCode::UNAUTHORIZED).await;
+
+    let health = app.get("/health").await;
     assert_eq!(health.status(), StatusCode::OK);
     let health: Value = health.json().await.unwrap();
     let names: Vec<&str> = health["checks"]

@@ -177,6 +177,7 @@ async fn a_new_client_gets_the_same_welcome_email_on_aws_as_embedded() {
     let metrics = app
         .http
         .get(format!("{}/metrics", app.base))
+        .bearer_auth(TOKEN)
         .send()
         .await
         .unwrap()

@@ -47,8 +47,7 @@ impl Scraped {
 }
 
 async fn scrape(app: &TestApp) -> Scraped {
-    // No bearer token: `/metrics` is public, like `/health`.
-    let r = app.http.get(app.url("/metrics")).send().await.unwrap();
+    let r = app.get("/metrics").await;
     assert_eq!(r.status(), StatusCode::OK);
     let content_type = r.headers()["content-type"].to_str().unwrap().to_string();
     assert_eq!(content_type, "text/plain; version=0.0.4; charset=utf-8");

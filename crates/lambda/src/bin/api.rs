@@ -12,6 +12,7 @@ async fn main() -> Result<(), lambda_http::Error> {
         Secret::AdminToken,
         Secret::UnsubscribeKey,
         Secret::OpenAiKey,
+        Secret::OriginSecret,
     ])
     .await
     .inspect_err(|e| tracing::error!(error = format!("{e:#}"), "the api function cannot start"))?;
@@ -22,6 +23,9 @@ async fn main() -> Result<(), lambda_http::Error> {
             tracing::error!(error = format!("{e:#}"), "the api function cannot start")
         })?;
     let extra = engage::metrics::counters_router(engage::metrics::install());
-    let router = engage_api::router_with(host.state.clone(), extra);
+    if started.origin_secret.is_none() {
+        tracing::warn!("no origin secret: the API answers at its execute-api address too");
+    }
+    let router = engage_lambda::api::router(host.state.clone(), extra, started.origin_secret);
     lambda_http::run(router).await
 }
