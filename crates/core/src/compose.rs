@@ -3,6 +3,7 @@
 //! HTML from a generator).
 
 use crate::campaign::Campaign;
+use crate::links::LinkPolicy;
 use crate::score::{Drivers, Tier};
 use serde::{Deserialize, Serialize};
 
@@ -128,13 +129,15 @@ impl GuardConfig {
             ("preheader", &c.preheader),
             ("body", &c.body_text),
         ] {
-            for host in link_hosts(text) {
-                let allowed = self.allowed_link_hosts.iter().any(|a| {
-                    let a = a.trim().trim_end_matches('.').to_ascii_lowercase();
-                    host == a || host.ends_with(&format!(".{a}"))
-                });
-                if !allowed {
-                    return fail("link", format!("a link to `{host}` in the {part}"));
+            let links = if part == "body" {
+                crate::links::links_in_markdown(text)
+            } else {
+                crate::links::addresses_in_text(text)
+            };
+            let policy = self.link_policy();
+            for link in links {
+                if let Err(why) = policy.allows(&link) {
+                    return fail("link", format!("{why} in the {part}"));
                 }
             }
             let normalized = normalize(text);
@@ -147,6 +150,16 @@ impl GuardConfig {
             }
         }
         Ok(())
+    }
+
+    /// The hosts links may point to, for the guard and the renderer.
+    pub fn link_policy(&self) -> LinkPolicy {
+        LinkPolicy::new(&self.allowed_link_hosts)
+    }
+
+    /// The HTML of `body_text`, its links limited to the allowed hosts.
+    pub fn render_html(&self, body_text: &str) -> String {
+        render_html_with(body_text, &self.link_policy())
     }
 
     /// Allows links to `host` as well (engage's own public address).
@@ -164,46 +177,6 @@ fn normalize(s: &str) -> String {
         .collect::<Vec<_>>()
         .join(" ")
         .to_lowercase()
-}
-
-/// The hosts of the web links in `text`: `http://`, `https://` and `www.` addresses,
-/// bare or inside Markdown links.
-pub fn link_hosts(text: &str) -> Vec<String> {
-    let lower = text.to_ascii_lowercase();
-    let mut hosts = Vec::new();
-    let mut i = 0;
-    while i < lower.len() {
-        let rest = &lower[i..];
-        let skip = if rest.starts_with("https://") {
-            Some(8)
-        } else if rest.starts_with("http://") {
-            Some(7)
-        } else if rest.starts_with("www.")
-            && !lower[..i].ends_with("//")
-            && lower[..i]
-                .chars()
-                .next_back()
-                .is_none_or(|c| !c.is_ascii_alphanumeric())
-        {
-            Some(0)
-        } else {
-            None
-        };
-        match skip {
-            Some(n) => {
-                let host: String = rest[n..]
-                    .chars()
-                    .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '@'))
-                    .collect();
-                // `user@host` in an authority: the host is after the `@`.
-                let host = host.rsplit('@').next().unwrap_or("").trim_end_matches('.');
-                hosts.push(host.to_string());
-                i += n + host.len().max(1);
-            }
-            None => i += rest.chars().next().map_or(1, char::len_utf8),
-        }
-    }
-    hosts
 }
 
 /// The checks all content passes before it is recorded, whoever wrote it.
@@ -281,11 +254,18 @@ pub fn escape_html(s: &str) -> String {
     out.replace('"', "&quot;").replace('\'', "&#39;")
 }
 
+/// [`render_html_with`] allowing no links: every link is shown as its text.
+pub fn render_html(body_text: &str) -> String {
+    render_html_with(body_text, &LinkPolicy::default())
+}
+
 /// HTML for a text body written in a small Markdown subset: paragraphs, line breaks,
 /// `*emphasis*`, `**strong**`, lists and `[links](https://…)`. Everything else is
 /// shown as text: raw HTML, images, code, headings (as strong paragraphs), and links
-/// that are not http(s). Text is always escaped, so nothing in it becomes markup.
-pub fn render_html(body_text: &str) -> String {
+/// that `links` does not allow (another host, user information, not http(s)): the
+/// guard refuses those, and the renderer enforces it again. Text is always escaped,
+/// so nothing in it becomes markup.
+pub fn render_html_with(body_text: &str, links: &LinkPolicy) -> String {
     use pulldown_cmark::{CowStr, Event, Parser, Tag, TagEnd};
     let mut link_depth = Vec::new();
     let events = Parser::new(body_text).flat_map(|event| -> Vec<Event<'_>> {
@@ -315,7 +295,7 @@ pub fn render_html(body_text: &str) -> String {
                 link_type,
                 id,
             }) => {
-                let safe = dest_url.starts_with("https://") || dest_url.starts_with("http://");
+                let safe = links.allows(&dest_url).is_ok();
                 link_depth.push(safe);
                 if safe {
                     vec![Event::Start(Tag::Link {
@@ -400,9 +380,10 @@ mod tests {
 
     #[test]
     fn the_markdown_subset_renders_and_nothing_else_becomes_markup() {
-        let html = render_html(
+        let html = render_html_with(
             "**New** picks for *you*:\n\n- linen\n- denim\n\n[your Fix](https://example.com/fix) \
              [x](javascript:alert(1)) ![img](https://t.example/p.png)\n\n# Big\n\n<script>alert(1)</script>",
+            &LinkPolicy::new(&["example.com"]),
         );
         assert!(html.contains("<strong>New</strong>"), "{html}");
         assert!(html.contains("<em>you</em>"), "{html}");
@@ -440,7 +421,7 @@ mod tests {
             ))
             .unwrap_err()
             .detail,
-            "a link to `evil.example` in the body"
+            "a link with a user name before `evil.example` in the body"
         );
         g.allow_host("shop.example.com");
         assert_eq!(
@@ -461,6 +442,39 @@ mod tests {
                 .guard,
             "link"
         );
+    }
+
+    #[test]
+    fn allow_list_bypasses_are_refused_by_the_guard_and_by_the_renderer() {
+        let mut g = GuardConfig::default();
+        g.allow_host("shop.example.com");
+        g.allow_host("127.0.0.1");
+        for body in [
+            "Hi Ada, see https://shop.example.com:x@evil.example/ for your picks.",
+            "Hi Ada, see [picks](https://SHOP.EXAMPLE.COM:x@evil.example/) for you.",
+            "Hi Ada, see https\\://evil.example/login for your picks.",
+            "Hi Ada, see https&#58;//evil.example/login for your picks.",
+            "Hi <https://127.0.0.1:1@evil.example/login>, your picks are in.",
+            "Hi Ada, [your picks](javascript:alert(1)) are in.",
+        ] {
+            let e = g.check(&content("Hello Ada", body)).unwrap_err();
+            assert_eq!(e.guard, "link", "{body}: {e}");
+            // And were it recorded anyway, no link to anywhere but the shop.
+            let html = g.render_html(body);
+            assert!(
+                !html.contains("href=\"https://shop.example.com:x@"),
+                "{html}"
+            );
+            assert!(!html.contains("evil.example\""), "{html}");
+            assert!(!html.contains("<a href=\"javascript"), "{html}");
+        }
+        let html = g.render_html("Hi Ada, [your picks](https://shop.example.com/fix) are in.");
+        assert!(
+            html.contains("<a href=\"https://shop.example.com/fix\">"),
+            "{html}"
+        );
+        let html = g.render_html("Hi <https://127.0.0.1:1@evil.example/login>, hello.");
+        assert!(!html.contains("<a "), "{html}");
     }
 
     #[test]

@@ -12,8 +12,11 @@
 //! a hole in it.
 //!
 //! Client data (name, preferences) is inserted in one pass and never re-scanned, and is
-//! stripped of braces, brackets and control characters first: nothing a client types
-//! can become a placeholder or trip a guard.
+//! stripped first of control characters, of braces and brackets (nothing a client
+//! types can become a placeholder) and of the characters that make Markdown markup or
+//! links (`< > * _ ` \ | ~ #`): a name like `<https://…>` cannot become an autolink
+//! or emphasis in the HTML part. A web address left in a name is still text, which
+//! mail clients might link, so the link guard sees it and refuses the email.
 
 use async_trait::async_trait;
 use engage_core::compose::{ComposeRequest, Composed, Content, guard};
@@ -228,7 +231,12 @@ fn clean(s: &str, max_chars: usize) -> String {
     let kept: String = s
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
-        .filter(|c| !matches!(c, '{' | '}' | '[' | ']'))
+        .filter(|c| {
+            !matches!(
+                c,
+                '{' | '}' | '[' | ']' | '<' | '>' | '*' | '_' | '`' | '\\' | '|' | '~' | '#'
+            )
+        })
         .collect();
     let collapsed = kept.split_whitespace().collect::<Vec<_>>().join(" ");
     collapsed

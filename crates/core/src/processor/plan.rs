@@ -195,7 +195,7 @@ impl Engine {
                     }],
                 };
                 if let Some(c) = composed {
-                    fill(&mut email, c);
+                    fill(&mut email, c, &self.config.guards);
                 }
                 Some(email)
             }

@@ -4,7 +4,7 @@
 
 use super::{Engine, ProcessError};
 use crate::client::Client;
-use crate::compose::{Generation, render_html};
+use crate::compose::Generation;
 use crate::email::{DecisionOutcome, SkipReason};
 use crate::policy::{PolicyInput, Verdict, decide};
 use crate::score::{ScoreBreakdown, score};
@@ -110,7 +110,7 @@ impl Engine {
                 let c = self.compose(&name, client, &breakdown).await?;
                 Some(PreviewEmail {
                     campaign: name,
-                    body_html: render_html(&c.content.body_text),
+                    body_html: self.config.guards.render_html(&c.content.body_text),
                     subject: c.content.subject,
                     preheader: c.content.preheader,
                     body_text: c.content.body_text,

@@ -10,7 +10,7 @@
 
 use super::{Delivery, Engine, ProcessError, email_entered};
 use crate::client::Client;
-use crate::compose::{ComposeRequest, Composed, Retention, render_html};
+use crate::compose::{ComposeRequest, Composed, GuardConfig, Retention};
 use crate::email::{Email, EmailStatus, StatusChange};
 use crate::ids::EmailId;
 use crate::policy::consent_block;
@@ -147,7 +147,7 @@ impl Engine {
                 return Ok(Delivery::Failed(e.to_string()));
             }
         };
-        fill(&mut email, composed);
+        fill(&mut email, composed, &self.config.guards);
         let status = match email.scheduled_for {
             Some(at) if at > now => EmailStatus::Scheduled,
             _ => EmailStatus::Pending,
@@ -200,11 +200,12 @@ fn forget_io(c: &mut Composed) {
     }
 }
 
-/// Puts what a generator wrote into `email`, with the HTML engage renders from it.
-pub(super) fn fill(email: &mut Email, composed: Composed) {
+/// Puts what a generator wrote into `email`, with the HTML engage renders from it
+/// (its links limited to the allowed hosts, as the guard checked).
+pub(super) fn fill(email: &mut Email, composed: Composed, guards: &GuardConfig) {
     email.subject = composed.content.subject;
     email.preheader = composed.content.preheader;
-    email.body_html = render_html(&composed.content.body_text);
+    email.body_html = guards.render_html(&composed.content.body_text);
     email.body_text = composed.content.body_text;
     email.generator = composed.generator;
     email.generation = composed.generation;
