@@ -107,6 +107,19 @@ impl SuppressionStore for DynamoSuppressions {
         }
     }
 
+    async fn get(&self, address: &EmailAddress) -> Result<Option<Suppression>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(suppression_key(&address.normalized())))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("GetItem (suppression)", e))?;
+        out.item().map(suppression_from).transpose()
+    }
+
     async fn list(
         &self,
         cursor: Option<String>,

@@ -1057,11 +1057,17 @@ async fn suppressions_are_added_listed_and_removed() {
         Err(StoreError::InvalidCursor)
     ));
 
+    let got = s.get(&addr("BO@Example.com")).await.unwrap().unwrap();
+    assert_eq!(
+        (got.email.as_str(), got.reason.as_str(), got.created_at),
+        ("bo@example.com", "manual", t0())
+    );
     s.remove(&addr("BO@example.com")).await.unwrap();
     assert!(matches!(
         s.remove(&addr("bo@example.com")).await,
         Err(StoreError::NotFound)
     ));
+    assert_eq!(s.get(&addr("bo@example.com")).await.unwrap(), None);
     assert_eq!(
         emails(&s.list(None, 10).await.unwrap().items),
         ["al@example.com", "zed@example.com"]

@@ -441,6 +441,8 @@ pub trait SuppressionStore: Send + Sync {
     ) -> Result<Suppression, StoreError>;
     /// `NotFound` when the address was not suppressed.
     async fn remove(&self, address: &EmailAddress) -> Result<(), StoreError>;
+    /// The address's suppression, if it has one (matched without case).
+    async fn get(&self, address: &EmailAddress) -> Result<Option<Suppression>, StoreError>;
     async fn list(
         &self,
         cursor: Option<String>,

@@ -1,16 +1,36 @@
 //! Client operations as the API (and import) performs them: validation, optimistic
 //! concurrency, and the retry that activity recording needs when two writes race.
+//!
+//! Consent is kept at two levels. The client record says whether *this client* is
+//! unsubscribed; the suppression list says that *the address* is not to be mailed.
+//! Every unsubscribe (a link, one click, the API, a PATCH) also suppresses the
+//! address, so deleting the client and creating it again, or importing it again,
+//! does not make it mailable. Only an explicit re-subscribe by an operator lifts that
+//! suppression — and only one an unsubscribe or a complaint made, never a bounce's.
 
 use crate::client::{Activity, Client, ClientPatch, NewClient};
 use crate::clock::Clock;
 use crate::ids::UserId;
-use crate::ports::ClientStore;
+use crate::ports::{ClientStore, SuppressionStore};
 use crate::{DomainError, StoreError};
 use std::sync::Arc;
+
+/// The reason recorded with the suppression an unsubscribe makes: `unsubscribed
+/// (how)`, e.g. `unsubscribed (one-click)`.
+pub fn unsubscribe_reason(how: &str) -> String {
+    format!("unsubscribed ({how})")
+}
+
+/// Whether a suppression was made by the client's own choice (an unsubscribe, a
+/// complaint), which an operator's re-subscribe may lift; a bounce's may not.
+pub fn lifted_by_resubscribe(reason: &str) -> bool {
+    reason.starts_with("unsubscribed") || reason == "complaint"
+}
 
 #[derive(Clone)]
 pub struct ClientService {
     pub store: Arc<dyn ClientStore>,
+    pub suppressions: Arc<dyn SuppressionStore>,
     pub clock: Arc<dyn Clock>,
 }
 
@@ -21,8 +41,16 @@ impl std::fmt::Debug for ClientService {
 }
 
 impl ClientService {
-    pub fn new(store: Arc<dyn ClientStore>, clock: Arc<dyn Clock>) -> Self {
-        Self { store, clock }
+    pub fn new(
+        store: Arc<dyn ClientStore>,
+        suppressions: Arc<dyn SuppressionStore>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            store,
+            suppressions,
+            clock,
+        }
     }
 
     pub async fn create(&self, new: NewClient) -> Result<Client, DomainError> {
@@ -61,10 +89,17 @@ impl ClientService {
             });
         }
         let now = self.clock.now();
+        let was_unsubscribed = current.consent.unsubscribed;
         let mut next = patch.apply(current, now)?;
         next.version = expected + 1;
         next.updated_at = now;
+        if next.consent.unsubscribed && !was_unsubscribed {
+            self.suppress(&next, "api").await?;
+        }
         self.store.replace(next.clone(), expected).await?;
+        if was_unsubscribed && !next.consent.unsubscribed {
+            self.lift(&next).await?;
+        }
         Ok(next)
     }
 
@@ -78,9 +113,25 @@ impl ClientService {
             .await
     }
 
-    /// Unsubscribes (or, as an explicit operator action, re-subscribes) a client
-    /// through a normal write, so the change stream and the ledger see it.
-    pub async fn set_unsubscribed(
+    /// Unsubscribes a client through a normal write, so the change stream and the
+    /// ledger see it, and suppresses the address first (`how`: `link`, `one-click`,
+    /// `api`): should the write fail, the address is still not mailed.
+    pub async fn unsubscribe(&self, id: &UserId, how: &str) -> Result<Client, DomainError> {
+        let client = self.get(id).await?;
+        self.suppress(&client, how).await?;
+        self.set_unsubscribed(id, true).await
+    }
+
+    /// Re-subscribes a client, as an explicit operator action, and lifts the
+    /// address's suppression if an unsubscribe or a complaint made it (a bounce's
+    /// stays: the address does not take mail). The client's change log records it.
+    pub async fn resubscribe(&self, id: &UserId) -> Result<Client, DomainError> {
+        let client = self.set_unsubscribed(id, false).await?;
+        self.lift(&client).await?;
+        Ok(client)
+    }
+
+    async fn set_unsubscribed(
         &self,
         id: &UserId,
         unsubscribed: bool,
@@ -93,6 +144,32 @@ impl ClientService {
             .apply(c, now)
         })
         .await
+    }
+
+    async fn suppress(&self, client: &Client, how: &str) -> Result<(), DomainError> {
+        // A bounce's suppression stays as it is: relabelled an unsubscribe, a later
+        // re-subscribe would lift it.
+        if let Some(s) = self.suppressions.get(&client.email).await?
+            && !lifted_by_resubscribe(&s.reason)
+        {
+            return Ok(());
+        }
+        self.suppressions
+            .add(&client.email, &unsubscribe_reason(how), self.clock.now())
+            .await?;
+        Ok(())
+    }
+
+    async fn lift(&self, client: &Client) -> Result<(), DomainError> {
+        match self.suppressions.get(&client.email).await? {
+            Some(s) if lifted_by_resubscribe(&s.reason) => {
+                match self.suppressions.remove(&client.email).await {
+                    Ok(()) | Err(StoreError::NotFound) => Ok(()),
+                    Err(e) => Err(e.into()),
+                }
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Applies `change` to the current version, retrying when another write slipped

@@ -54,6 +54,40 @@ impl SuppressionStore for Store {
         }
     }
 
+    async fn get(&self, address: &EmailAddress) -> Result<Option<Suppression>, StoreError> {
+        use rusqlite::OptionalExtension as _;
+        let email = address.normalized();
+        self.db
+            .read(move |c| {
+                let row = c
+                    .prepare_cached(
+                        "SELECT email, reason, created_at FROM suppressions WHERE email = ?1",
+                    )
+                    .and_then(|mut s| {
+                        s.query_row([email], |r| {
+                            Ok((
+                                r.get::<_, String>(0)?,
+                                r.get::<_, String>(1)?,
+                                r.get::<_, String>(2)?,
+                            ))
+                        })
+                        .optional()
+                    })
+                    .map_err(unexpected)?;
+                row.map(|(email, reason, at)| {
+                    Ok(Suppression {
+                        email,
+                        reason,
+                        created_at: DateTime::parse_from_rfc3339(&at)
+                            .map_err(unexpected)?
+                            .to_utc(),
+                    })
+                })
+                .transpose()
+            })
+            .await
+    }
+
     async fn list(
         &self,
         cursor: Option<String>,

@@ -147,7 +147,7 @@ impl Application {
         });
         let auth = TokenAuth::new(token_hashes);
         let state = AppState {
-            clients: ClientService::new(store_arc.clone(), clock),
+            clients: ClientService::new(store_arc.clone(), store_arc.clone(), clock),
             engine,
             suppressions: store_arc.clone(),
             import: store_arc.clone(),

@@ -165,7 +165,7 @@ impl AwsHost {
             sender: engine.sender.name(),
         });
         let state = AppState {
-            clients: ClientService::new(clients.clone(), clock),
+            clients: ClientService::new(clients.clone(), suppressions.clone(), clock),
             engine: engine.clone(),
             suppressions,
             import: clients,

@@ -55,7 +55,7 @@ fn world() -> World {
         config: Arc::new(config),
     };
     World {
-        clients: ClientService::new(s, clock),
+        clients: ClientService::new(s.clone(), s, clock),
         store,
         engine,
         dir,

@@ -71,9 +71,11 @@ async fn set_unsubscribed(
     id: String,
     unsubscribed: bool,
 ) -> Result<Response, ApiError> {
-    let client = state
-        .clients
-        .set_unsubscribed(&UserId::from_string(id), unsubscribed)
-        .await?;
+    let id = UserId::from_string(id);
+    let client = if unsubscribed {
+        state.clients.unsubscribe(&id, "api").await?
+    } else {
+        state.clients.resubscribe(&id).await?
+    };
     client_response(StatusCode::OK, view(state, client).await?)
 }

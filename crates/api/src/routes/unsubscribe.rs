@@ -5,10 +5,10 @@
 //! script and nothing loaded from elsewhere, never a problem document. `GET` only asks
 //! for confirmation, because mail scanners follow links; `POST` unsubscribes. A token
 //! that does not verify gets the same 404 page whether it is garbage or forged, and a
-//! client who unsubscribes is written through [`ClientService::set_unsubscribed`], a
+//! client who unsubscribes is written through [`ClientService::unsubscribe`], a
 //! normal client write, so the change stream records it.
 //!
-//! [`ClientService::set_unsubscribed`]: engage_core::service::ClientService::set_unsubscribed
+//! [`ClientService::unsubscribe`]: engage_core::service::ClientService::unsubscribe
 
 use crate::state::Shared;
 use axum::extract::rejection::PathRejection;
@@ -105,7 +105,7 @@ async fn one_click(
     let Some(id) = verified(&state, token) else {
         return not_recognised().await;
     };
-    match state.clients.set_unsubscribed(&id, true).await {
+    match state.clients.unsubscribe(&id, "one-click").await {
         Ok(client) => {
             tracing::info!(user_id = %client.id, "unsubscribed by link");
             unsubscribed_page(&client)

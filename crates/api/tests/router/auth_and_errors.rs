@@ -159,7 +159,11 @@ async fn request_ids_are_made_or_propagated() {
 #[tokio::test]
 async fn a_failing_store_is_a_500_problem_that_does_not_leak_its_cause() {
     let app = spawn_app_with(|state| {
-        state.clients = ClientService::new(Arc::new(BrokenStore), state.engine.clock.clone());
+        state.clients = ClientService::new(
+            Arc::new(BrokenStore),
+            state.suppressions.clone(),
+            state.engine.clock.clone(),
+        );
     });
     for (method, uri, body) in [
         (Method::GET, "/api/v1/users", None),

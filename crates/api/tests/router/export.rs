@@ -406,6 +406,7 @@ fn failing_after(pages: u32) -> TestApp {
                 inner,
                 pages: AtomicU32::new(pages),
             }),
+            state.suppressions.clone(),
             state.engine.clock.clone(),
         );
     })

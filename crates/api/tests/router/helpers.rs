@@ -96,7 +96,7 @@ pub fn spawn_app_with(tweak: impl FnOnce(&mut AppState)) -> TestApp {
     };
     let pipeline = Pipeline::new(store.clone(), engine.clone(), PipelineSettings::default());
     let mut state = AppState {
-        clients: ClientService::new(store_arc.clone(), clock.clone()),
+        clients: ClientService::new(store_arc.clone(), store_arc.clone(), clock.clone()),
         engine,
         suppressions: store_arc.clone(),
         import: store_arc.clone(),

@@ -253,7 +253,11 @@ async fn the_routes_need_no_token_and_other_methods_are_refused() {
 #[tokio::test]
 async fn a_store_failure_is_a_500_page_that_does_not_leak_its_cause() {
     let app = spawn_app_with(|state| {
-        state.clients = ClientService::new(Arc::new(BrokenStore), state.engine.clock.clone());
+        state.clients = ClientService::new(
+            Arc::new(BrokenStore),
+            state.suppressions.clone(),
+            state.engine.clock.clone(),
+        );
     });
     let token = app.token("usr_1");
     for a in [

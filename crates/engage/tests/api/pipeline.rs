@@ -167,6 +167,90 @@ async fn a_suppressed_address_gets_no_email_and_the_reason_is_recorded() {
 }
 
 #[tokio::test]
+async fn an_unsubscribe_survives_deleting_and_creating_the_client_again_until_an_operator_resubscribes()
+ {
+    let app = spawn_app().await;
+    let id = app
+        .create_client("Leaving@Example.com", "Europe/London", true)
+        .await;
+    app.settle().await;
+    let r = app
+        .post(&format!("/api/v1/users/{id}/unsubscribe"), &json!({}))
+        .await;
+    assert_eq!(r.status(), 200);
+    let suppressions = app.get_json("/api/v1/suppressions").await;
+    assert_eq!(suppressions["items"][0]["email"], "leaving@example.com");
+    assert_eq!(suppressions["items"][0]["reason"], "unsubscribed (api)");
+
+    // Deleted, then created again (or imported again): still not mailed.
+    let r = app
+        .http
+        .delete(app.url(&format!("/api/v1/users/{id}")))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let again = app
+        .create_client("leaving@example.com", "Europe/London", true)
+        .await;
+    app.settle().await;
+    assert_eq!(
+        app.get_json(&format!("/api/v1/users/{again}")).await["suppressed"],
+        true
+    );
+    assert_eq!(
+        outcome(&app.decisions(&again).await[0]),
+        ("skip", Some("welcome"), Some("suppressed"))
+    );
+    assert!(app.emails(&again).await.is_empty());
+
+    // An operator's explicit re-subscribe lifts it; the change log shows it.
+    let r = app
+        .post(&format!("/api/v1/users/{again}/unsubscribe"), &json!({}))
+        .await;
+    assert_eq!(r.status(), 200);
+    let r = app
+        .post(&format!("/api/v1/users/{again}/resubscribe"), &json!({}))
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        app.get_json(&format!("/api/v1/users/{again}")).await["suppressed"],
+        false
+    );
+    let changes = app
+        .get_json(&format!("/api/v1/users/{again}/changes"))
+        .await;
+    assert!(changes.to_string().contains("consent_changed"), "{changes}");
+
+    // A bounce's suppression is not lifted by a re-subscribe.
+    let r = app
+        .post(
+            "/api/v1/suppressions",
+            &json!({"email": "leaving@example.com", "reason": "hard bounce"}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let r = app
+        .post(&format!("/api/v1/users/{again}/unsubscribe"), &json!({}))
+        .await;
+    assert_eq!(r.status(), 200);
+    let r = app
+        .post(&format!("/api/v1/users/{again}/resubscribe"), &json!({}))
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        app.get_json(&format!("/api/v1/users/{again}")).await["suppressed"],
+        true
+    );
+    let suppressions = app.get_json("/api/v1/suppressions").await;
+    assert_eq!(
+        suppressions["items"][0]["reason"], "hard bounce",
+        "{suppressions}"
+    );
+}
+
+#[tokio::test]
 async fn an_unsubscribed_client_gets_no_further_email() {
     let app = spawn_app().await;
     let id = app
