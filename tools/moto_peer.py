@@ -6,7 +6,11 @@ endpoint moto's server lacks, for what SES stored.
 - every AWS API moto emulates, at http://127.0.0.1:P (any region, any credentials);
 - GET http://127.0.0.1:P/_engage/ses/messages: the messages SES accepted, as JSON
   [{"id", "source", "destinations", "raw"}], from moto's own backend (moto documents
-  `sent_messages` as the way to see them; its server has no route for it).
+  `sent_messages` as the way to see them; its server has no route for it);
+- GET http://127.0.0.1:P/v2/email/account (SES v2 GetAccount, which moto's server
+  answers 404): the account as a new SES account is, in the sandbox with its
+  default quota (200 a day, 1 a second), sending enabled, and the messages sent so
+  far counted from moto's backend.
 
 Runs until killed; engage's test handles start it under `timeout`.
 """
@@ -36,6 +40,17 @@ def ses_messages():
     return out
 
 
+def ses_account():
+    sent = len(ses_messages())
+    return {
+        "DedicatedIpAutoWarmupEnabled": False,
+        "EnforcementStatus": "HEALTHY",
+        "ProductionAccessEnabled": False,
+        "SendingEnabled": True,
+        "SendQuota": {"Max24HourSend": 200.0, "MaxSendRate": 1.0, "SentLast24Hours": float(sent)},
+    }
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
@@ -46,6 +61,8 @@ def main():
         request = Request(environ)
         if request.path == "/_engage/ses/messages":
             return Response(json.dumps(ses_messages()), mimetype="application/json")(environ, start_response)
+        if request.path == "/v2/email/account" and request.method == "GET":
+            return Response(json.dumps(ses_account()), mimetype="application/json")(environ, start_response)
         return moto(environ, start_response)
 
     run_simple("127.0.0.1", args.port, app, threaded=True, use_reloader=False)

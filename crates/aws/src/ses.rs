@@ -97,6 +97,29 @@ impl MailSender for SesSender {
         "ses"
     }
 
+    /// The account: sending enabled, out of the sandbox or not, the day's quota.
+    async fn check(&self) -> Result<serde_json::Value, String> {
+        let out = self.client.get_account().send().await.map_err(|e| {
+            format!(
+                "SES GetAccount: {}",
+                aws_sdk_sesv2::error::DisplayErrorContext(e)
+            )
+        })?;
+        let quota = out.send_quota();
+        let detail = serde_json::json!({
+            "sending_enabled": out.sending_enabled(),
+            "production_access": out.production_access_enabled(),
+            "max_24_hour_send": quota.map(|q| q.max24_hour_send()),
+            "sent_last_24_hours": quota.map(|q| q.sent_last24_hours()),
+            "max_send_rate": quota.map(|q| q.max_send_rate()),
+        });
+        if out.sending_enabled() {
+            Ok(detail)
+        } else {
+            Err(format!("SES sending is paused for this account: {detail}"))
+        }
+    }
+
     /// The receipt's `message_id` is our `Message-ID` (SES keeps it in the raw
     /// message; its own id is logged).
     #[tracing::instrument(skip_all, fields(email_id = %email.email.id))]

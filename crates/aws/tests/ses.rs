@@ -54,6 +54,10 @@ async fn sender(moto: &Moto) -> (SesSender, aws_sdk_sesv2::Client) {
 async fn a_raw_send_is_accepted_and_carries_our_headers() {
     let moto = Moto::start().await;
     let (ses, client) = sender(&moto).await;
+    // `/health`'s check: the account can send, with its quota.
+    let health = ses.check().await.expect("the account can send");
+    assert_eq!(health["sending_enabled"], true, "{health}");
+    assert!(health["max_send_rate"].is_number(), "{health}");
     client
         .create_email_identity()
         .email_identity("example.com")

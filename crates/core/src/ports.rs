@@ -584,6 +584,12 @@ pub trait SpendTally: Send + Sync + std::fmt::Debug {
 pub trait MailSender: Send + Sync {
     /// `outbox`, `smtp` or `ses`.
     fn name(&self) -> &'static str;
+    /// Whether it could send now, for `/health`: `Ok` with what it checked, or `Err`
+    /// with what is wrong. Each sender checks what it sends through (a directory, a
+    /// relay, an account); callers cache the answer, since it may cost a round trip.
+    async fn check(&self) -> Result<serde_json::Value, String> {
+        Ok(serde_json::Value::Null)
+    }
     async fn send(&self, email: &OutgoingEmail) -> Result<SendReceipt, SendError>;
     /// Sends several emails, answering for each in order. A sender that can share work
     /// between messages (one connection, one disk sync) overrides this.

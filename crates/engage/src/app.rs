@@ -142,8 +142,8 @@ impl Application {
         let health = Arc::new(EmbeddedHealth {
             store: store.clone(),
             generator: engine.generator.name(),
-            sender: engine.sender.name(),
-            outbox_dir: config.data_dir.join("outbox"),
+            mail: crate::health::MailCheck::new(engine.sender.clone()),
+            feedback: crate::wiring::feedback_health(&config),
         });
         let auth = TokenAuth::new(token_hashes);
         let state = AppState {

@@ -162,7 +162,8 @@ impl AwsHost {
             queue_url: queue.url().to_string(),
             dlq_url,
             generator: engine.generator.name(),
-            sender: engine.sender.name(),
+            mail: crate::health::MailCheck::new(engine.sender.clone()),
+            feedback: crate::wiring::feedback_health(config),
         });
         let state = AppState {
             clients: ClientService::new(clients.clone(), suppressions.clone(), clock),
@@ -408,7 +409,8 @@ pub struct AwsHealth {
     queue_url: String,
     dlq_url: Option<String>,
     generator: String,
-    sender: &'static str,
+    mail: crate::health::MailCheck,
+    feedback: Option<DependencyHealth>,
 }
 
 fn entry(name: &str, status: HealthStatus, detail: serde_json::Value) -> DependencyHealth {
@@ -501,11 +503,8 @@ impl HealthCheck for AwsHealth {
             HealthStatus::Up,
             json!({"active": self.generator}),
         ));
-        out.push(entry(
-            "mail",
-            HealthStatus::Up,
-            json!({"sender": self.sender}),
-        ));
+        out.push(self.mail.entry().await);
+        out.extend(self.feedback.clone());
         out
     }
 }

@@ -88,19 +88,68 @@ pub async fn generator(
     })
 }
 
+/// Why feedback is on but takes nothing in: no topic is listed (any AWS account can
+/// make a topic and sign for it, so "any topic" is for tests only).
+pub const NO_FEEDBACK_TOPIC: &str = "feedback is on but feedback.sns_topic_arns lists no topic, so POST /webhooks/ses refuses every notification (403): list the SES feedback topic's ARN";
+
 /// `POST /webhooks/ses`'s intake, when feedback is on (by default with the SES sender).
 pub fn feedback(config: &Config) -> anyhow::Result<Option<Arc<dyn FeedbackIntake>>> {
     let f = &config.feedback;
     if !f.enabled.unwrap_or(config.mail.sender == SenderKind::Ses) {
         return Ok(None);
     }
+    if f.sns_topic_arns.is_empty() && !f.allow_any_topic {
+        tracing::warn!("{NO_FEEDBACK_TOPIC}");
+        return Ok(Some(Arc::new(RefusingIntake)));
+    }
     let verifier = engage_feedback::Verifier::new(engage_feedback::VerifierConfig {
         allowed_topic_arns: f.sns_topic_arns.clone(),
+        allow_any_topic: f.allow_any_topic,
         max_age: Duration::from_secs(f.max_age_secs),
         ..engage_feedback::VerifierConfig::default()
     })
     .context("building the SNS verifier")?;
     Ok(Some(Arc::new(engage_feedback::SesIntake::new(verifier))))
+}
+
+/// The health entry of the feedback intake: none when feedback is off; `degraded`,
+/// with the reason, when it refuses everything for want of a topic.
+pub fn feedback_health(config: &Config) -> Option<engage_core::ports::DependencyHealth> {
+    use engage_core::ports::{DependencyHealth, HealthStatus};
+    let f = &config.feedback;
+    if !f.enabled.unwrap_or(config.mail.sender == SenderKind::Ses) {
+        return None;
+    }
+    let refusing = f.sns_topic_arns.is_empty() && !f.allow_any_topic;
+    Some(DependencyHealth {
+        name: "feedback".into(),
+        status: if refusing {
+            HealthStatus::Degraded
+        } else {
+            HealthStatus::Up
+        },
+        detail: if refusing {
+            serde_json::json!({"error": NO_FEEDBACK_TOPIC})
+        } else {
+            serde_json::json!({"topics": f.sns_topic_arns.len(), "any_topic": f.allow_any_topic})
+        },
+    })
+}
+
+/// Feedback on, and no topic to take it from: every notification is refused.
+#[derive(Debug)]
+struct RefusingIntake;
+
+#[async_trait::async_trait]
+impl FeedbackIntake for RefusingIntake {
+    async fn read(
+        &self,
+        _body: &str,
+    ) -> Result<engage_core::ports::Intake, engage_core::ports::IntakeError> {
+        Err(engage_core::ports::IntakeError::Refused(
+            NO_FEEDBACK_TOPIC.into(),
+        ))
+    }
 }
 
 /// The engine on `store`, with every part as configured.

@@ -22,10 +22,8 @@ impl SesIntake {
 
 /// The core's report for an SES one; `None` when it is not about an email of ours.
 pub fn to_provider_feedback(fb: crate::Feedback) -> Option<ProviderFeedback> {
-    let email_id = fb
-        .message_id
-        .as_deref()
-        .and_then(engage_mail::email_id_of)?;
+    let message_id = fb.message_id.clone()?;
+    let email_id = engage_mail::email_id_of(&message_id)?;
     let kind = match fb.kind {
         crate::FeedbackKind::Delivered => FeedbackKind::Delivered,
         crate::FeedbackKind::Bounced {
@@ -46,6 +44,7 @@ pub fn to_provider_feedback(fb: crate::Feedback) -> Option<ProviderFeedback> {
     };
     Some(ProviderFeedback {
         email_id: EmailId::from_string(email_id),
+        message_id,
         kind,
         recipients: fb
             .recipients

@@ -251,9 +251,11 @@ pub fn check_sns_url(raw: &str, pem: bool) -> Result<Url, UrlRefusal> {
 /// What a [`Verifier`] accepts.
 #[derive(Debug, Clone)]
 pub struct VerifierConfig {
-    /// The topics messages may come from; empty accepts any topic (the signature
-    /// still has to verify).
+    /// The topics messages may come from. Empty: none, unless `allow_any_topic`.
     pub allowed_topic_arns: Vec<String>,
+    /// Accept any topic whose message verifies: for tests only. Any AWS account can
+    /// create a topic and sign messages for it, so this lets anyone report.
+    pub allow_any_topic: bool,
     /// The oldest message accepted, by its `Timestamp`. Default one hour.
     pub max_age: Duration,
     /// How far in the future a `Timestamp` may be (clock skew). Default five minutes.
@@ -268,6 +270,7 @@ impl Default for VerifierConfig {
     fn default() -> Self {
         VerifierConfig {
             allowed_topic_arns: Vec::new(),
+            allow_any_topic: false,
             max_age: Duration::from_secs(3600),
             max_future_skew: Duration::from_secs(300),
             fetch_timeout: Duration::from_secs(5),
@@ -384,9 +387,8 @@ impl Verifier {
     /// Verifies one message; see the module docs for the checks and their order.
     pub async fn verify(&self, msg: SnsMessage) -> Result<Verified, VerifyError> {
         let cert_url = check_sns_url(&msg.signing_cert_url, true).map_err(VerifyError::CertUrl)?;
-        if !self.config.allowed_topic_arns.is_empty()
-            && !self.config.allowed_topic_arns.contains(&msg.topic_arn)
-        {
+        let listed = self.config.allowed_topic_arns.contains(&msg.topic_arn);
+        if !(listed || self.config.allow_any_topic) {
             return Err(VerifyError::TopicNotAllowed(msg.topic_arn));
         }
         self.check_timestamp(&msg.timestamp)?;

@@ -13,8 +13,12 @@ use engage_feedback::{
 const BOUNCE: &str = include_str!("fixtures/ses-bounce-permanent-general.json");
 const DELIVERY: &str = include_str!("fixtures/ses-event-delivery.json");
 
+/// Any topic: these tests are about the signature, the certificate and the age.
 fn config() -> VerifierConfig {
-    VerifierConfig::default()
+    VerifierConfig {
+        allow_any_topic: true,
+        ..VerifierConfig::default()
+    }
 }
 
 #[tokio::test]
@@ -373,12 +377,19 @@ async fn stale_and_future_messages_are_refused() {
 #[tokio::test]
 async fn unexpected_topics_are_refused() {
     let server = start().await;
+    // No list: no topic at all, however genuine its signature.
+    let none = verifier(&server, VerifierConfig::default());
+    assert_eq!(
+        none.verify(notification(BOUNCE, "1")).await,
+        Err(VerifyError::TopicNotAllowed(TOPIC.into()))
+    );
+
     let allowed = VerifierConfig {
         allowed_topic_arns: vec![
             "arn:aws:sns:us-east-1:123456789012:something-else".into(),
             TOPIC.into(),
         ],
-        ..config()
+        ..VerifierConfig::default()
     };
     let verifier = verifier(&server, allowed);
     verifier.verify(notification(BOUNCE, "1")).await.unwrap();

@@ -82,6 +82,22 @@ impl MailSender for OutboxSender {
         "outbox"
     }
 
+    /// The directory is there and this process can create a file in it.
+    async fn check(&self) -> Result<serde_json::Value, String> {
+        let dir = self.dir.clone();
+        let probe = dir.join(".health-probe");
+        let detail = serde_json::json!({"outbox": dir.display().to_string()});
+        let written = tokio::task::spawn_blocking(move || {
+            std::fs::write(&probe, b"")?;
+            std::fs::remove_file(&probe)
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+        written
+            .map(|()| detail)
+            .map_err(|e| format!("the outbox {} is not writable: {e}", self.dir.display()))
+    }
+
     /// The receipt's `message_id` is the message's `Message-ID` without angle brackets.
     #[tracing::instrument(skip_all, fields(email_id = %email.email.id))]
     async fn send(&self, email: &OutgoingEmail) -> Result<SendReceipt, SendError> {

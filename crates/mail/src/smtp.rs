@@ -430,6 +430,21 @@ impl MailSender for SmtpSender {
         "smtp"
     }
 
+    /// Connects to the relay (TLS as configured), says EHLO and NOOP, within the
+    /// send timeout.
+    async fn check(&self) -> Result<serde_json::Value, String> {
+        let (_, transport) = self.transport();
+        match tokio::time::timeout(self.timeout, transport.test_connection()).await {
+            Ok(Ok(true)) => Ok(serde_json::json!({"relay": self.relay})),
+            Ok(Ok(false)) => Err(format!("the relay {} did not answer NOOP", self.relay)),
+            Ok(Err(e)) => Err(format!("the relay {}: {e}", self.relay)),
+            Err(_) => Err(format!(
+                "no answer from the relay {} within {:?}",
+                self.relay, self.timeout
+            )),
+        }
+    }
+
     /// The receipt's `message_id` is the message's `Message-ID` without angle brackets.
     #[tracing::instrument(skip_all, fields(email_id = %email.email.id, relay = %self.relay))]
     async fn send(&self, email: &OutgoingEmail) -> Result<SendReceipt, SendError> {

@@ -66,6 +66,10 @@ impl MailSender for Throttled {
         self.inner.name()
     }
 
+    async fn check(&self) -> Result<serde_json::Value, String> {
+        self.inner.check().await
+    }
+
     async fn send(&self, email: &OutgoingEmail) -> Result<SendReceipt, SendError> {
         self.admit(1).await;
         self.inner.send(email).await

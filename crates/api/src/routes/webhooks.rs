@@ -14,6 +14,7 @@ use crate::state::Shared;
 use axum::Json;
 use axum::extract::State;
 use engage_core::ports::{Intake, IntakeError};
+use engage_core::processor::FeedbackOutcome;
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -73,13 +74,18 @@ async fn ses_feedback(State(state): State<Shared>, body: String) -> Result<Json<
             detail: Some(why),
         },
         Ok(Intake::Feedback(reports)) => {
+            let mut applied = 0;
+            let mut why = None;
             for fb in &reports {
-                state.engine.apply_feedback(fb).await?;
+                match state.engine.apply_feedback(fb).await? {
+                    FeedbackOutcome::Ignored(reason) => why = Some(reason.to_string()),
+                    _ => applied += 1,
+                }
             }
             Taken {
-                outcome: "applied",
-                applied: reports.len(),
-                detail: None,
+                outcome: if applied > 0 { "applied" } else { "ignored" },
+                applied,
+                detail: if applied > 0 { None } else { why },
             }
         }
         Err(IntakeError::Refused(why)) => {

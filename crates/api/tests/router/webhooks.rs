@@ -183,6 +183,68 @@ async fn forged_altered_or_foreign_messages_are_refused_and_change_nothing() {
 }
 
 #[tokio::test]
+async fn a_genuine_report_acts_only_on_the_message_and_the_address_engage_sent() {
+    let server = testing::start().await;
+    let (app, _, email) = welcomed(&server, "sent-to@example.com").await;
+    let mid = email["message_id"].as_str().unwrap();
+    let email_path = format!("/api/v1/emails/{}", email["id"].as_str().unwrap());
+
+    // Validly signed on the listed topic, but naming an address engage never sent
+    // this email to: nothing is suppressed.
+    let other = testing::notification(&bounce(mid, "victim@example.com", true), "2");
+    let a = post(&app, testing::body(&other)).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let listed = app
+        .call(Method::GET, "/api/v1/suppressions", None)
+        .await
+        .body;
+    assert_eq!(listed["items"].as_array().unwrap().len(), 0, "{listed}");
+
+    // The email's id under another domain: not the Message-ID engage sent.
+    let (id_part, _) = mid.split_once('@').unwrap();
+    let lookalike = format!("{id_part}@evil.example");
+    let forged = testing::notification(&bounce(&lookalike, "sent-to@example.com", true), "2");
+    let a = post(&app, testing::body(&forged)).await;
+    assert_eq!(
+        (
+            a.status.as_u16(),
+            a.body["outcome"].as_str(),
+            a.body["applied"].as_u64()
+        ),
+        (200, Some("ignored"), Some(0)),
+        "{}",
+        a.body
+    );
+    assert!(
+        a.body["detail"].as_str().unwrap().contains("message id"),
+        "{}",
+        a.body
+    );
+    assert_eq!(
+        app.call(Method::GET, &email_path, None).await.body["status"],
+        "sent"
+    );
+    let listed = app
+        .call(Method::GET, "/api/v1/suppressions", None)
+        .await
+        .body;
+    assert_eq!(listed["items"].as_array().unwrap().len(), 0, "{listed}");
+
+    // The genuine report about the address it went to acts.
+    let genuine = testing::notification(&bounce(mid, "Sent-To@example.com", true), "2");
+    let a = post(&app, testing::body(&genuine)).await;
+    assert_eq!(a.body["applied"], 1, "{}", a.body);
+    let listed = app
+        .call(Method::GET, "/api/v1/suppressions", None)
+        .await
+        .body;
+    assert_eq!(
+        listed["items"][0]["email"], "sent-to@example.com",
+        "{listed}"
+    );
+}
+
+#[tokio::test]
 async fn without_an_intake_the_webhook_is_not_found() {
     let app = spawn_app();
     let a = post(&app, "{}".into()).await;

@@ -2,6 +2,13 @@
 //! [`Engine::apply_feedback`] moves the email's status and keeps the addresses that
 //! must not be mailed again off the list: a hard bounce or a complaint suppresses the
 //! recipient; a transient bounce is recorded on the email and suppresses nothing.
+//!
+//! A report acts only on what engage sent: the email must have been sent with the
+//! very `Message-ID` the report names (the one the sender's receipt recorded), and
+//! only the address it went to (the client's) is suppressed. Anything else — an
+//! unknown or unsent email, another message id, another address — is ignored, with
+//! the reason logged and counted (`engage_feedback_ignored_total{reason}`), so a
+//! report forged on any topic cannot suppress or mark emails it is not about.
 
 use super::Engine;
 use crate::StoreError;
@@ -15,6 +22,9 @@ use chrono::{DateTime, Utc};
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProviderFeedback {
     pub email_id: EmailId,
+    /// The `Message-ID` the report is about, without angle brackets (the email id
+    /// comes from it); it must be the one engage recorded when it sent the email.
+    pub message_id: String,
     pub kind: FeedbackKind,
     /// The recipients the report is about.
     pub recipients: Vec<EmailAddress>,
@@ -61,8 +71,16 @@ pub enum FeedbackOutcome {
         status: Option<EmailStatus>,
         addresses: usize,
     },
-    /// No such email, or one not sent: the report changes nothing (a repeat, say).
-    Ignored,
+    /// The report changes nothing, and why (no such email, not sent, another
+    /// message id or address, or a repeat).
+    Ignored(&'static str),
+}
+
+/// Counts and logs an ignored report.
+fn ignored(reason: &'static str) -> FeedbackOutcome {
+    tracing::info!(reason, "provider feedback ignored");
+    metrics::counter!("engage_feedback_ignored_total", "reason" => reason).increment(1);
+    FeedbackOutcome::Ignored(reason)
 }
 
 impl Engine {
@@ -75,9 +93,37 @@ impl Engine {
     ) -> Result<FeedbackOutcome, StoreError> {
         metrics::counter!("engage_feedback_total", "kind" => fb.kind.label()).increment(1);
         let Some(email) = self.ledger.get_email(&fb.email_id).await? else {
-            tracing::info!("feedback about an email engage does not know; ignored");
-            return Ok(FeedbackOutcome::Ignored);
+            return Ok(ignored("no such email"));
         };
+        match &email.message_id {
+            None => return Ok(ignored("the email was not sent")),
+            Some(sent)
+                if sent.trim_matches(['<', '>']) != fb.message_id.trim_matches(['<', '>']) =>
+            {
+                return Ok(ignored("another message id than the one sent"));
+            }
+            Some(_) => {}
+        }
+        // The address the email went to: its client's. Reports naming others (or
+        // about a client since deleted) suppress nothing.
+        let sent_to = self
+            .clients
+            .get(&email.user_id)
+            .await?
+            .map(|c| c.email.normalized());
+        let recipients: Vec<&EmailAddress> = fb
+            .recipients
+            .iter()
+            .filter(|a| sent_to.as_deref() == Some(a.normalized().as_str()))
+            .collect();
+        if recipients.is_empty() && !fb.recipients.is_empty() {
+            return Ok(ignored(
+                "about an address engage did not send this email to",
+            ));
+        }
+        if recipients.len() < fb.recipients.len() {
+            ignored("also about an address engage did not send this email to");
+        }
         let (to, note, suppress) = match &fb.kind {
             FeedbackKind::Delivered => (
                 EmailStatus::Delivered,
@@ -113,7 +159,7 @@ impl Engine {
         };
         let mut suppressed = 0;
         if let Some(reason) = suppress {
-            for address in &fb.recipients {
+            for address in recipients {
                 self.suppressions.add(address, reason, fb.at).await?;
                 suppressed += 1;
             }
@@ -144,7 +190,7 @@ impl Engine {
                 .unwrap_or(false);
         Ok(match (suppressed, moved) {
             (0, true) => FeedbackOutcome::Recorded(to),
-            (0, false) => FeedbackOutcome::Ignored,
+            (0, false) => ignored("nothing to change (a repeat, or out of order)"),
             (n, moved) => FeedbackOutcome::Suppressed {
                 status: moved.then_some(to),
                 addresses: n,

@@ -111,8 +111,12 @@ pub struct FeedbackConfig {
     /// Take in notifications at `/webhooks/ses`. Unset: when the sender is `ses`.
     pub enabled: Option<bool>,
     /// The SNS topics notifications may come from; a subscription is confirmed only
-    /// for these. Empty: any topic (not advised).
+    /// for these. Empty: none — the webhook refuses every notification (403) and
+    /// `/health` says why.
     pub sns_topic_arns: Vec<String>,
+    /// Accept a verified notification from any topic. For tests only: any AWS
+    /// account can create a topic and sign messages for it.
+    pub allow_any_topic: bool,
     /// Older notifications are refused (a replay).
     pub max_age_secs: u64,
 }
@@ -122,6 +126,7 @@ impl Default for FeedbackConfig {
         Self {
             enabled: None,
             sns_topic_arns: Vec::new(),
+            allow_any_topic: false,
             max_age_secs: 3600,
         }
     }

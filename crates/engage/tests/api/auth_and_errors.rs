@@ -299,3 +299,40 @@ async fn pages_outside_the_api_are_the_consoles_and_api_paths_stay_problems() {
     let r = app.http.post(app.url("/clients")).send().await.unwrap();
     assert_problem(r, StatusCode::NOT_FOUND).await;
 }
+
+#[tokio::test]
+async fn feedback_without_a_listed_topic_takes_nothing_in_and_health_says_why() {
+    let app = spawn_app_with(|c| c.feedback.enabled = Some(true)).await;
+    let r = app
+        .http
+        .post(app.url("/webhooks/ses"))
+        .header("content-type", "text/plain")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    let problem = assert_problem(r, StatusCode::FORBIDDEN).await;
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("sns_topic_arns"),
+        "{problem}"
+    );
+    let health: Value = app.get("/health").await.json().await.unwrap();
+    let feedback = health["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "feedback")
+        .cloned()
+        .unwrap();
+    assert_eq!(feedback["status"], "degraded", "{health}");
+    assert!(
+        feedback["detail"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("sns_topic_arns"),
+        "{health}"
+    );
+}

@@ -154,6 +154,13 @@ async fn a_new_client_gets_the_same_welcome_email_on_aws_as_embedded() {
     let mut app = spawn_aws_app().await;
     let health = app.get_json("/health").await;
     assert!(health.to_string().contains("dynamodb"), "{health}");
+    let mail = health["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "mail")
+        .unwrap();
+    assert_eq!(mail["status"], "up", "{health}");
 
     let r = app
         .http

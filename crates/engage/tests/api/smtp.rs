@@ -161,3 +161,49 @@ async fn a_permanent_refusal_fails_the_email_and_an_operator_can_resend_it() {
     assert_problem(r, StatusCode::NOT_FOUND).await;
     assert_eq!(peer.messages().len(), 1, "only the good address got mail");
 }
+
+/// The `mail` entry of `/health`, and the answer's status.
+async fn mail_health(app: &TestApp) -> (StatusCode, Value) {
+    let r = app.get("/health").await;
+    let status = r.status();
+    let body: Value = r.json().await.unwrap();
+    let mail = body["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "mail")
+        .cloned()
+        .unwrap();
+    (status, mail)
+}
+
+#[tokio::test]
+async fn health_checks_the_smtp_relay_it_sends_through() {
+    let peer = SmtpPeer::start(PeerOptions::default()).await;
+    let app = app_sending_to(&peer).await;
+    let (status, mail) = mail_health(&app).await;
+    assert_eq!(status, StatusCode::OK, "{mail}");
+    assert_eq!(mail["status"], "up", "{mail}");
+    assert_eq!(mail["detail"]["sender"], "smtp", "{mail}");
+    assert!(mail["detail"]["relay"].is_string(), "{mail}");
+
+    // A relay that is not there: down, and why.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let app = spawn_app_with(move |c| {
+        c.mail.sender = SenderKind::Smtp;
+        c.mail.smtp.host = "127.0.0.1".into();
+        c.mail.smtp.port = Some(port);
+        c.mail.smtp.security = "none".into();
+        c.mail.smtp.timeout_secs = 2;
+    })
+    .await;
+    let (status, mail) = mail_health(&app).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{mail}");
+    assert_eq!(mail["status"], "down", "{mail}");
+    assert!(
+        mail["detail"]["error"].as_str().unwrap().contains("relay"),
+        "{mail}"
+    );
+}
