@@ -304,6 +304,11 @@ fn looks_like(name: &str, column: &str) -> bool {
     a == b || strsim::levenshtein(&a, &b) <= 2
 }
 
+/// The longest row read, in bytes. A client is far smaller (names, a few sizes,
+/// 20 preferences, 500 characters of notes); a longer row is reported and skipped
+/// without being held in memory whole.
+pub const MAX_ROW_BYTES: usize = 64 * 1024;
+
 /// Reads rows, tracking the byte offset of the next row (for resuming).
 #[derive(Debug)]
 pub enum RowReader<R> {
@@ -402,13 +407,28 @@ impl<R: BufRead> Iterator for RowReader<R> {
                 buf,
             } => loop {
                 buf.clear();
-                let n = match reader.read_until(b'\n', buf) {
+                let limit = MAX_ROW_BYTES as u64 + 1;
+                let n = match std::io::Read::take(&mut *reader as &mut R, limit)
+                    .read_until(b'\n', buf)
+                {
                     Ok(0) => return None,
                     Ok(n) => n,
                     Err(e) => return Some(Err(e)),
                 };
                 *offset += n as u64;
                 *line += 1;
+                if buf.len() > MAX_ROW_BYTES && buf.last() != Some(&b'\n') {
+                    // Skip the rest of the line without keeping it.
+                    match reader.skip_until(b'\n') {
+                        Ok(skipped) => *offset += skipped as u64,
+                        Err(e) => return Some(Err(e)),
+                    }
+                    return Some(Ok(Row {
+                        line: *line,
+                        parsed: Err(format!("longer than {MAX_ROW_BYTES} bytes")),
+                        unsubscribed: false,
+                    }));
+                }
                 let text = buf.trim_ascii();
                 if text.is_empty() {
                     continue;
@@ -440,6 +460,13 @@ impl<R: BufRead> Iterator for RowReader<R> {
                         let line = *line_base + record.position().map_or(0, |p| p.line());
                         if record.iter().all(|f| f.trim().is_empty()) {
                             return self.next();
+                        }
+                        if record.as_slice().len() > MAX_ROW_BYTES {
+                            return Some(Ok(Row {
+                                line,
+                                parsed: Err(format!("longer than {MAX_ROW_BYTES} bytes")),
+                                unsubscribed: false,
+                            }));
                         }
                         let (parsed, unsubscribed) = match header.row(&record) {
                             Ok((client, unsubscribed)) => (Ok(client), unsubscribed),
@@ -657,6 +684,38 @@ mod tests {
             "{:?}",
             got[2]
         );
+    }
+
+    #[test]
+    fn rows_longer_than_the_cap_are_reported_and_the_next_ones_read() {
+        let good = "{\"email\":\"a@example.com\",\"first_name\":\"A\",\"time_zone\":\"UTC\",\"email_opt_in\":true}";
+        let huge = format!("{{\"email\":\"{}\"}}", "x".repeat(MAX_ROW_BYTES * 3));
+        let data = format!("{huge}\n{good}\n");
+        let got = rows(RowReader::ndjson(data.as_bytes(), 0, 0));
+        assert_eq!(
+            got.len(),
+            2,
+            "{:?}",
+            got.iter().map(|r| r.0).collect::<Vec<_>>()
+        );
+        assert_eq!(got[0].0, 1);
+        assert!(got[0].1.as_ref().unwrap_err().contains("longer than"));
+        assert_eq!(got[1], (2, Ok("a@example.com".into())));
+        let mut r = RowReader::ndjson(data.as_bytes(), 0, 0);
+        r.next();
+        assert_eq!(
+            r.position().0 as usize,
+            huge.len() + 1,
+            "the offset counts the skipped bytes"
+        );
+
+        let csv = format!(
+            "email,first_name,time_zone,email_opt_in\n{},A,UTC,true\nb@example.com,B,UTC,true\n",
+            "y".repeat(MAX_ROW_BYTES + 1)
+        );
+        let got: Vec<_> = rows(RowReader::csv(csv.as_bytes()).unwrap());
+        assert!(got[0].1.as_ref().unwrap_err().contains("longer than"));
+        assert_eq!(got[1], (3, Ok("b@example.com".into())));
     }
 
     #[test]

@@ -41,7 +41,7 @@ enum Host {
         _owner: Option<crate::data_dir::Owner>,
         /// The router's tokens, re-read from the store while serving.
         auth: TokenAuth,
-        admin_token: Option<String>,
+        admin_token: Option<crate::config::Redacted>,
     },
     Aws(Arc<AwsHost>),
 }
@@ -258,7 +258,7 @@ pub const TOKEN_REFRESH: Duration = Duration::from_secs(2);
 async fn refresh_tokens(
     store: Store,
     auth: TokenAuth,
-    admin_token: Option<String>,
+    admin_token: Option<crate::config::Redacted>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     let mut every = tokio::time::interval(TOKEN_REFRESH);

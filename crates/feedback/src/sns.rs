@@ -35,6 +35,11 @@ static SNS_HOST: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$").expect("a valid pattern")
 });
 
+/// The path SNS serves its signing certificates at: one file at the root.
+static SNS_CERT_PATH: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^/SimpleNotificationService-[A-Za-z0-9_-]+\.pem$").expect("a valid pattern")
+});
+
 /// `rsaEncryption` (RFC 8017): the only key type SNS signs with.
 const RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
 
@@ -160,7 +165,7 @@ pub enum UrlRefusal {
     Port(u16),
     #[error("host {0:?} is not an SNS host (sns.<region>.amazonaws.com[.cn])")]
     ForeignHost(String),
-    #[error("the path does not end in .pem")]
+    #[error("the path is not /SimpleNotificationService-….pem")]
     NotPem,
 }
 
@@ -242,7 +247,7 @@ pub fn check_sns_url(raw: &str, pem: bool) -> Result<Url, UrlRefusal> {
             ));
         }
     }
-    if pem && !url.path().ends_with(".pem") {
+    if pem && !(SNS_CERT_PATH.is_match(url.path()) && url.query().is_none()) {
         return Err(UrlRefusal::NotPem);
     }
     Ok(url)
@@ -303,20 +308,32 @@ struct SigningKey {
 }
 
 /// Signing certificates by URL; first in, first out past the capacity. Each entry is
-/// a cell, so concurrent messages signed with a new certificate fetch it once.
+/// a cell, so concurrent messages signed with a new certificate fetch it once. A URL
+/// is admitted (counted, and may push an older certificate out) only once its fetch
+/// succeeded; a failed one is dropped, so messages naming made-up certificate URLs
+/// cannot flush the certificates in use.
 #[derive(Debug)]
 struct CertCache {
     capacity: usize,
     cells: HashMap<String, Arc<OnceCell<Arc<SigningKey>>>>,
+    /// The admitted URLs, oldest first.
     order: VecDeque<String>,
 }
 
 impl CertCache {
     fn cell(&mut self, url: &str) -> Arc<OnceCell<Arc<SigningKey>>> {
-        if let Some(cell) = self.cells.get(url) {
-            return cell.clone();
+        self.cells
+            .entry(url.to_owned())
+            .or_insert_with(|| Arc::new(OnceCell::new()))
+            .clone()
+    }
+
+    /// `url`'s fetch succeeded: it counts now, and the oldest go past the capacity.
+    fn admit(&mut self, url: &str) {
+        if self.order.iter().any(|u| u == url) {
+            return;
         }
-        while self.cells.len() >= self.capacity.max(1) {
+        while self.order.len() >= self.capacity.max(1) {
             match self.order.pop_front() {
                 Some(old) => {
                     self.cells.remove(&old);
@@ -324,10 +341,14 @@ impl CertCache {
                 None => break,
             }
         }
-        let cell = Arc::new(OnceCell::new());
-        self.cells.insert(url.to_owned(), cell.clone());
         self.order.push_back(url.to_owned());
-        cell
+    }
+
+    /// `url`'s fetch failed: forget its cell (a later message may try again).
+    fn reject(&mut self, url: &str) {
+        if !self.order.iter().any(|u| u == url) {
+            self.cells.remove(url);
+        }
     }
 }
 
@@ -443,9 +464,16 @@ impl Verifier {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .cell(url.as_str());
-        cell.get_or_try_init(|| self.fetch_signing_key(url))
+        let key = cell
+            .get_or_try_init(|| self.fetch_signing_key(url))
             .await
-            .cloned()
+            .cloned();
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        match &key {
+            Ok(_) => cache.admit(url.as_str()),
+            Err(_) => cache.reject(url.as_str()),
+        }
+        key
     }
 
     async fn fetch_signing_key(&self, url: &Url) -> Result<Arc<SigningKey>, VerifyError> {
@@ -605,8 +633,8 @@ mod tests {
         let ok = [
             "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-abc.pem",
             "https://sns.cn-north-1.amazonaws.com.cn/SimpleNotificationService-abc.pem",
-            "https://SNS.US-EAST-1.AMAZONAWS.COM/x.pem",
-            "https://sns.us-east-1.amazonaws.com:443/x.pem",
+            "https://SNS.US-EAST-1.AMAZONAWS.COM/SimpleNotificationService-abc.pem",
+            "https://sns.us-east-1.amazonaws.com:443/SimpleNotificationService-abc.pem",
         ];
         for url in ok {
             assert!(check_sns_url(url, true).is_ok(), "{url}");
@@ -656,6 +684,19 @@ mod tests {
                 "https://sns.us-east-1.amazonaws.com/x.txt?a=.pem",
                 UrlRefusal::NotPem,
             ),
+            // Any other file SNS's host might serve is not a signing certificate.
+            (
+                "https://sns.us-east-1.amazonaws.com/x.pem",
+                UrlRefusal::NotPem,
+            ),
+            (
+                "https://sns.us-east-1.amazonaws.com/a/SimpleNotificationService-abc.pem",
+                UrlRefusal::NotPem,
+            ),
+            (
+                "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-abc.pem?x=1",
+                UrlRefusal::NotPem,
+            ),
         ];
         for (url, why) in refused {
             assert_eq!(check_sns_url(url, true).unwrap_err(), why, "{url}");
@@ -675,7 +716,7 @@ mod tests {
     }
 
     #[test]
-    fn cache_is_bounded_and_first_in_first_out() {
+    fn cache_is_bounded_first_in_first_out_and_admits_only_fetched_certificates() {
         let mut cache = CertCache {
             capacity: 2,
             cells: HashMap::new(),
@@ -683,8 +724,18 @@ mod tests {
         };
         let a = cache.cell("a");
         assert!(Arc::ptr_eq(&a, &cache.cell("a")));
+        cache.admit("a");
         cache.cell("b");
+        cache.admit("b");
+        // Failed fetches push nothing out.
+        for bogus in ["x", "y", "z"] {
+            cache.cell(bogus);
+            cache.reject(bogus);
+        }
+        assert_eq!(cache.cells.len(), 2);
+        assert!(Arc::ptr_eq(&a, &cache.cell("a")), "a is still cached");
         cache.cell("c");
+        cache.admit("c");
         assert_eq!(cache.cells.len(), 2);
         assert!(!cache.cells.contains_key("a"));
         assert!(!Arc::ptr_eq(&a, &cache.cell("a")));

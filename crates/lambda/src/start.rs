@@ -121,10 +121,10 @@ pub async fn load(secrets: &[Secret]) -> anyhow::Result<Started> {
         .or(origin_env)
         .filter(|_| wanted(Secret::OriginSecret));
     if admin.is_some() {
-        config.admin_token = admin;
+        config.admin_token = admin.map(Into::into);
     }
     if unsubscribe.is_some() {
-        config.unsubscribe_secret = unsubscribe;
+        config.unsubscribe_secret = unsubscribe.map(Into::into);
     }
     if let Some(key) = openai {
         // The LLM settings read the key from `OPENAI_API_KEY` or `llm.api_key_file`;

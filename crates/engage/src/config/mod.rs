@@ -12,9 +12,11 @@ use std::path::PathBuf;
 mod aws;
 mod llm;
 mod mail;
+mod redacted;
 pub use aws::AwsConfig;
 pub use llm::{GeneratorKind, LlmConfig};
 pub use mail::{FeedbackConfig, MailConfig, SenderKind, SesConfig, SmtpConfig};
+pub use redacted::{MIN_TOKEN_BITS, Redacted, estimated_bits};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
@@ -66,15 +68,15 @@ pub struct Config {
     pub addr: SocketAddr,
     pub data_dir: PathBuf,
     /// Accepted as an admin API token in addition to the stored one.
-    pub admin_token: Option<String>,
+    pub admin_token: Option<Redacted>,
     /// Base of links in emails; defaults to `http://{addr}`.
     pub public_url: Option<String>,
     pub backend: Backend,
     /// Key for unsubscribe tokens; created and kept in the data directory when unset.
-    pub unsubscribe_secret: Option<String>,
+    pub unsubscribe_secret: Option<Redacted>,
     /// Earlier keys, whose links still work after a rotation; drop one to revoke the
     /// links it signed.
-    pub unsubscribe_previous_secrets: Vec<String>,
+    pub unsubscribe_previous_secrets: Vec<Redacted>,
     pub durability: DurabilitySetting,
     pub pipeline: PipelineConfig,
     pub llm: LlmConfig,
@@ -235,6 +237,14 @@ impl Config {
 
     /// Every check but the secrets'.
     pub fn validate_settings(&self) -> anyhow::Result<()> {
+        if let Some(t) = &self.admin_token
+            && estimated_bits(t) < MIN_TOKEN_BITS
+        {
+            anyhow::bail!(
+                "configuration: admin_token (ENGAGE_ADMIN_TOKEN) is too easy to guess (about {:.0} bits, want at least {MIN_TOKEN_BITS:.0}): use a random one, e.g. `openssl rand -hex 24`",
+                estimated_bits(t)
+            );
+        }
         self.engine
             .validate()
             .map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
@@ -450,7 +460,7 @@ mod tests {
         let c = load(
             "backend = \"aws\"\n[aws]\nregion = \"eu-west-1\"\nprefix = \"engage-dev\"\n",
             &[
-                ("ENGAGE_ADMIN_TOKEN", "0123456789abcdef"),
+                ("ENGAGE_ADMIN_TOKEN", "3f0c9a7e51d2b84c06e1f7a9"),
                 ("ENGAGE_UNSUBSCRIBE_SECRET", "fedcba9876543210"),
                 ("ENGAGE_AWS__USERS_TABLE", "Stack-Users-1"),
                 ("ENGAGE_AWS__EMAILS_TABLE", "Stack-Emails-1"),
@@ -502,6 +512,31 @@ mod tests {
     }
 
     #[test]
+    fn secrets_are_redacted_when_the_configuration_is_printed() {
+        let c = load(
+            "",
+            &[
+                ("ENGAGE_ADMIN_TOKEN", "3f0c9a7e51d2b84c06e1f7a9"),
+                ("ENGAGE_UNSUBSCRIBE_SECRET", "fedcba9876543210-key"),
+                (
+                    "ENGAGE_UNSUBSCRIBE_PREVIOUS_SECRETS",
+                    "[old-key-0123456789]",
+                ),
+            ],
+        )
+        .unwrap();
+        let printed = format!("{c:?}");
+        for secret in [
+            "3f0c9a7e51d2b84c06e1f7a9",
+            "fedcba9876543210-key",
+            "old-key-0123456789",
+        ] {
+            assert!(!printed.contains(secret), "{printed}");
+        }
+        assert_eq!(c.admin_token.as_deref(), Some("3f0c9a7e51d2b84c06e1f7a9"));
+    }
+
+    #[test]
     fn unknown_or_invalid_keys_are_refused_with_their_name() {
         let e = load("[policy]\nfrequency_kap = 3\n", &[]).unwrap_err();
         assert!(e.contains("frequency_kap"), "{e}");
@@ -514,11 +549,16 @@ mod tests {
         let e = load("backend = \"aws\"\n", &[]).unwrap_err();
         assert!(e.contains("admin_token"), "{e}");
         let e = load(
-            "backend = \"aws\"\nadmin_token = \"0123456789abcdef\"\n",
+            "backend = \"aws\"\nadmin_token = \"3f0c9a7e51d2b84c06e1f7a9\"\n",
             &[],
         )
         .unwrap_err();
         assert!(e.contains("unsubscribe_secret"), "{e}");
+        let e = load("", &[("ENGAGE_ADMIN_TOKEN", "0123456789abcdef")]).unwrap_err();
+        assert!(
+            e.contains("admin_token") && e.contains("too easy to guess"),
+            "{e}"
+        );
         let e = load("[pipeline]\nbatch_size = 0\n", &[]).unwrap_err();
         assert!(e.contains("pipeline.batch_size"), "{e}");
         let e = load("", &[("ENGAGE_PIPELINE__WORKERS", "0")]).unwrap_err();
