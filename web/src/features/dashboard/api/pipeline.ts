@@ -36,13 +36,15 @@ const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFi
 const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
 
 export function pipelineHealth(health: HealthReport, metrics: MetricsSnapshot | undefined): PipelineHealth {
-  const detail = (name: string) => health.checks.find((c) => c.name === name)?.detail;
+  // The checks come only with a token (the console always sends one).
+  const checks = health.checks ?? [];
+  const detail = (name: string) => checks.find((c) => c.name === name)?.detail;
   const samples = metrics?.samples ?? [];
   const lagSum = sumOf(samples, 'engage_pipeline_lag_seconds_sum');
   const lagCount = sumOf(samples, 'engage_pipeline_lag_seconds_count');
   return {
     status: health.status,
-    checks: health.checks.map((c) => ({ name: c.name, status: c.status })),
+    checks: checks.map((c) => ({ name: c.name, status: c.status })),
     streamLag: num(at(detail('change_stream'), 'lag')) ?? sumOf(samples, 'engage_change_stream_lag'),
     queueVisible: num(at(detail('email_queue'), 'queue', 'visible')),
     queueInFlight: num(at(detail('email_queue'), 'queue', 'in_flight')),

@@ -128,7 +128,7 @@ function StatsBody({
 }
 
 function generatorOf(health: ReturnType<typeof useLiveHealth>['health']): string | null {
-  const detail = health.data?.checks.find((c) => c.name === 'generator')?.detail;
+  const detail = health.data?.checks?.find((c) => c.name === 'generator')?.detail;
   const active = detail?.active;
   return typeof active === 'string' ? active : null;
 }
