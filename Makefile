@@ -7,7 +7,7 @@ SHELL := /bin/bash
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/engage/target
 CARGO ?= cargo
 
-.PHONY: run build test rust-test web web-test e2e chromium infra-test infra-lint bench bench-llm bench-smtp bench-lambda bench-console lint fmt check-tools venv clean-data
+.PHONY: run build test test-clock rust-test web web-test e2e chromium infra-test infra-lint bench bench-llm bench-smtp bench-lambda bench-console lint fmt check-tools venv clean-data
 
 # The project's Python tools (test peers such as llmock), in a venv of its own.
 VENV := $(CURDIR)/.venv
@@ -32,6 +32,11 @@ rust-test:
 web:
 	@command -v npm >/dev/null || { echo "the console needs Node.js 20.19+ and npm"; exit 1; }
 	cd web && npm ci --no-audit --no-fund && npm run build
+
+## Every Rust test and the console end to end under a faked clock (libfaketime): at 03:00, 12:00 and 23:59 UTC and across midnight (about 4 × the suite's time).
+test-clock: venv web chromium
+	$(CARGO) build --workspace --all-targets
+	scripts/test-clock.sh
 
 ## The console's lint, type check and component tests (Vitest), then its build.
 web-test: web

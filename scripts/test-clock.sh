@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Runs every Rust test and the console end to end under a faked wall clock (Debian's
+# libfaketime): at 03:00, 12:00 and 23:59 UTC, and once starting 30 s before midnight
+# so the run crosses it. No test may depend on the hour, the day or the time zone it
+# runs in; this is how that is checked. The clock starts at each time and runs on.
+#
+#   scripts/test-clock.sh [CARGO_TARGET_DIR]     (`make test-clock`)
+#
+# Prints one summary line per time and exits non-zero if any run failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+command -v faketime >/dev/null || { apt-get update -qq && apt-get install -y -qq faketime; }
+target=${CARGO_TARGET_DIR:-$HOME/.cache/engage/target}
+day=$(date -u +%F)
+next=$(date -u -d tomorrow +%F)
+status=0
+summary=()
+for at in "$next 03:00:00" "$day 12:00:00" "$day 23:59:00" "$day 23:59:30"; do
+  echo "=== the suite at $at UTC ==="
+  # TZ too: the machine's zone must not matter either.
+  if TZ=UTC faketime -f "@$at" scripts/test-summary.sh cargo test --workspace --all-targets --no-fail-fast -q \
+     && (cd web && TZ=UTC faketime -f "@$at" env E2E_ENGAGE_BIN="$target/debug/engage" \
+          CHROMIUM_PATH="$(command -v chromium)" npx playwright test); then
+    summary+=("$at: passed")
+  else
+    summary+=("$at: FAILED")
+    status=1
+  fi
+done
+printf '%s\n' "${summary[@]}"
+exit "$status"
