@@ -12,11 +12,17 @@ endpoint moto's server lacks, for what SES stored.
   default quota (200 a day, 1 a second), sending enabled, and the messages sent so
   far counted from moto's backend.
 
+DynamoDB requests are served one at a time. moto's server is threaded and its
+DynamoDB backend does not lock, so two concurrent `UpdateItem ADD`s on one item could
+both read the old value and one add be lost, where DynamoDB applies each atomically
+(seen as a lost add in the LLM spend tally's concurrency test).
+
 Runs until killed; engage's test handles start it under `timeout`.
 """
 
 import argparse
 import json
+import threading
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from moto.ses import ses_backends
@@ -56,6 +62,7 @@ def main():
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
     moto = DomainDispatcherApplication(create_backend_app)
+    dynamodb = threading.Lock()
 
     def app(environ, start_response):
         request = Request(environ)
@@ -63,6 +70,10 @@ def main():
             return Response(json.dumps(ses_messages()), mimetype="application/json")(environ, start_response)
         if request.path == "/v2/email/account" and request.method == "GET":
             return Response(json.dumps(ses_account()), mimetype="application/json")(environ, start_response)
+        if environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB_"):
+            with dynamodb:
+                # The body is built inside the lock: the write happens while it runs.
+                return list(moto(environ, start_response))
         return moto(environ, start_response)
 
     run_simple("127.0.0.1", args.port, app, threaded=True, use_reloader=False)

@@ -617,6 +617,10 @@ fn resend_sends_failed_emails_again_and_refuses_what_it_cannot() {
             .env("ENGAGE_MAIL__SMTP__HOST", "127.0.0.1")
             .env("ENGAGE_MAIL__SMTP__PORT", &port)
             .env("ENGAGE_MAIL__SMTP__SECURITY", "none")
+            // The real clock: no quiet hours, or at night in Paris the email would
+            // (rightly) wait for the morning instead of failing now.
+            .env("ENGAGE_POLICY__QUIET_START_HOUR", "0")
+            .env("ENGAGE_POLICY__QUIET_END_HOUR", "0")
             .output()
             .unwrap()
     };
