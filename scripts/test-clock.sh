@@ -4,7 +4,11 @@
 # so the run crosses it. No test may depend on the hour, the day or the time zone it
 # runs in; this is how that is checked. The clock starts at each time and runs on.
 #
-#   scripts/test-clock.sh [CARGO_TARGET_DIR]     (`make test-clock`)
+#   scripts/test-clock.sh                 (`make test-clock`, which builds first)
+#   TIMES="2026-12-04 03:00:00" scripts/test-clock.sh     (other times, UTC)
+#
+# Build before: cargo under faketime can hang compiling (rustc waiting forever), so
+# the tests must find their binaries built.
 #
 # Prints one summary line per time and exits non-zero if any run failed.
 set -uo pipefail
@@ -20,7 +24,8 @@ next=$(date -u -d tomorrow +%F)
 # the console's run fakes both clocks, for the browser and the server it starts alike.
 status=0
 summary=()
-for at in "$next 03:00:00" "$day 12:00:00" "$day 23:59:00" "$day 23:59:30"; do
+IFS=',' read -r -a times <<< "${TIMES:-$next 03:00:00,$day 12:00:00,$day 23:59:00,$day 23:59:30}"
+for at in "${times[@]}"; do
   echo "=== the suite at $at UTC ==="
   # TZ too: the machine's zone must not matter either.
   if TZ=UTC FAKETIME_DONT_FAKE_MONOTONIC=1 faketime -f "@$at" scripts/test-summary.sh cargo test --workspace --all-targets --no-fail-fast -q \
