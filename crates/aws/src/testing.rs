@@ -116,3 +116,37 @@ impl Drop for Moto {
         let _ = self.child.wait();
     }
 }
+
+/// The DynamoDB backend of the port contracts (`engage_core::testing`): each case
+/// gets an emulator of its own, with every resource `engage aws init` creates.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct DynamoBackend;
+
+#[async_trait::async_trait]
+impl engage_core::testing::Backend for DynamoBackend {
+    fn name(&self) -> &'static str {
+        "dynamodb"
+    }
+
+    async fn fresh(&self) -> engage_core::testing::Stores {
+        use std::sync::Arc;
+        let moto = Moto::start().await;
+        let sdk = moto.sdk_config();
+        let resources = crate::tables::Resources::with_prefix("contract");
+        crate::init(&sdk, &resources)
+            .await
+            .expect("init creates the resources");
+        let ddb = aws_sdk_dynamodb::Client::new(&sdk);
+        let clients = Arc::new(crate::DynamoClients::for_resources(ddb.clone(), &resources));
+        engage_core::testing::Stores {
+            clients: clients.clone(),
+            import: clients,
+            ledger: Arc::new(crate::DynamoLedger::new(ddb.clone(), &resources)),
+            suppressions: Arc::new(crate::DynamoSuppressions::new(ddb, &resources)),
+            clock: Arc::new(engage_core::clock::ManualClock::new(
+                engage_core::testing::t0(),
+            )),
+            guard: Box::new(moto),
+        }
+    }
+}

@@ -21,6 +21,8 @@ pub mod ports;
 pub mod processor;
 pub mod score;
 pub mod service;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod unsubscribe;
 
 pub use error::{DomainError, StoreError, ValidationError};

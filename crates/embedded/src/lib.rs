@@ -20,6 +20,8 @@ mod schema;
 mod stats;
 mod stream;
 mod suppressions;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use db::Durability;
 

@@ -1,0 +1,1 @@
+//! The in-memory reference implementation of the ports with state.

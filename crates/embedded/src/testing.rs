@@ -1,0 +1,47 @@
+//! The SQLite backend of the port contracts (`engage_core::testing`): each case gets
+//! a new database file in a temporary directory of its own.
+
+use crate::{Durability, Store};
+use async_trait::async_trait;
+use engage_core::clock::ManualClock;
+use engage_core::testing::{Backend, Stores, t0};
+use std::sync::Arc;
+
+/// Fresh SQLite stores, one file per case.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SqliteBackend;
+
+impl SqliteBackend {
+    /// A store on a new file and the temporary directory that holds it.
+    pub fn open() -> (Store, Arc<ManualClock>, tempfile::TempDir) {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let clock = Arc::new(ManualClock::new(t0()));
+        let store = Store::open(
+            &dir.path().join("engage.db"),
+            Durability::Normal,
+            clock.clone(),
+        )
+        .expect("the store opens");
+        (store, clock, dir)
+    }
+}
+
+#[async_trait]
+impl Backend for SqliteBackend {
+    fn name(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn fresh(&self) -> Stores {
+        let (store, clock, dir) = Self::open();
+        let store = Arc::new(store);
+        Stores {
+            clients: store.clone(),
+            import: store.clone(),
+            ledger: store.clone(),
+            suppressions: store,
+            clock,
+            guard: Box::new(dir),
+        }
+    }
+}
