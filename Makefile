@@ -7,7 +7,7 @@ SHELL := /bin/bash
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/engage/target
 CARGO ?= cargo
 
-.PHONY: run build test test-clock rust-test web web-test e2e chromium infra-test infra-lint bench bench-llm bench-smtp bench-lambda bench-console lint fmt check-tools venv clean-data
+.PHONY: run build build-aws test test-clock rust-test web web-test e2e chromium infra-test infra-lint bench bench-llm bench-smtp bench-lambda bench-console lint fmt check-tools venv clean-data
 
 # The project's Python tools (test peers such as llmock), in a venv of its own.
 VENV := $(CURDIR)/.venv
@@ -20,12 +20,18 @@ run: web
 build:
 	$(CARGO) build --workspace --all-targets
 
+## The engage binary with the AWS backend (`backend = "aws"`, `engage aws init`, `mail.sender = "ses"`): the AWS SDK, left out of `make run`'s build.
+build-aws:
+	$(CARGO) build --release --bin engage --features aws
+
 ## Format check, lints, the CDK app's tests, the console's lint, unit tests and build, every Rust test, then the console end to end in Chromium.
 test: check-tools venv lint infra-test infra-lint web-test rust-test e2e
 
 rust-test:
 	@# The router as the Lambda `api` function builds it (no Swagger UI).
 	$(CARGO) test -q -p engage-api --no-default-features --test router
+	@# engage as `make run` builds it (without the AWS backend): what needs AWS says so.
+	$(CARGO) test -q -p engage --lib
 	scripts/test-summary.sh $(CARGO) test --workspace --all-targets --no-fail-fast
 
 ## The web console (web/): its packages, then the build engage embeds (web/dist).
@@ -114,6 +120,8 @@ lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	@# engage-lambda alone: its own feature set (engage and engage-api without docs-ui).
 	$(CARGO) clippy -p engage-lambda --all-targets -- -D warnings
+	@# engage alone: without the AWS backend, as `make run` builds it.
+	$(CARGO) clippy -p engage --all-targets -- -D warnings
 
 fmt:
 	$(CARGO) fmt --all

@@ -3,6 +3,7 @@
 //! binds the listener (port 0 in tests) and `run_until_stopped` serves the API and
 //! runs the pipeline until the shutdown future resolves.
 
+#[cfg(feature = "aws")]
 use crate::aws_host::AwsHost;
 use crate::config::{Backend, Config, DurabilitySetting};
 use crate::health::EmbeddedHealth;
@@ -43,18 +44,26 @@ enum Host {
         auth: TokenAuth,
         admin_token: Option<crate::config::Redacted>,
     },
+    #[cfg(feature = "aws")]
     Aws(Arc<AwsHost>),
 }
 
 impl Application {
     /// Builds the application on the configured backend.
     pub async fn build(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
-        Self::build_with(config, clock, None).await
+        #[cfg(feature = "aws")]
+        return Self::build_with(config, clock, None).await;
+        #[cfg(not(feature = "aws"))]
+        match config.backend {
+            Backend::Embedded => Self::build_embedded(config, clock).await,
+            Backend::Aws => Err(crate::aws_not_built("backend `aws`")),
+        }
     }
 
     /// As [`Application::build`]; on the AWS backend, `aws_sdk` replaces the SDK
     /// configuration `[aws]` describes (tests hand in the emulator's credentials this
     /// way rather than through process-wide `AWS_*` variables).
+    #[cfg(feature = "aws")]
     pub async fn build_with(
         config: Config,
         clock: Arc<dyn Clock>,
@@ -69,6 +78,7 @@ impl Application {
     /// The AWS backend: DynamoDB, SNS and SQS. `/metrics` serves the counters and
     /// histograms; the gauges read from the embedded store (queue depths, stream lag,
     /// emails by status) are left out (CloudWatch has the queues' and tables').
+    #[cfg(feature = "aws")]
     async fn build_aws(
         config: Config,
         clock: Arc<dyn Clock>,
@@ -191,6 +201,7 @@ impl Application {
     pub fn pipeline(&self) -> Option<Arc<Pipeline>> {
         match &self.host {
             Host::Embedded { pipeline, .. } => Some(pipeline.clone()),
+            #[cfg(feature = "aws")]
             Host::Aws(_) => None,
         }
     }
@@ -199,13 +210,16 @@ impl Application {
     pub fn store(&self) -> Option<Store> {
         match &self.host {
             Host::Embedded { store, .. } => Some(store.clone()),
+            #[cfg(feature = "aws")]
             Host::Aws(_) => None,
         }
     }
 
     /// The AWS host (`None` on the embedded backend).
+    #[cfg(feature = "aws")]
     pub fn aws(&self) -> Option<Arc<AwsHost>> {
         match &self.host {
+            #[cfg(feature = "aws")]
             Host::Aws(h) => Some(h.clone()),
             Host::Embedded { .. } => None,
         }
@@ -213,6 +227,7 @@ impl Application {
 
     /// Serves until `shutdown` resolves, then lets the pipeline finish the work in
     /// hand and returns.
+    #[cfg_attr(not(feature = "aws"), allow(irrefutable_let_patterns))]
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -220,6 +235,7 @@ impl Application {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let mut tasks = self.autostart.then(|| match &self.host {
             Host::Embedded { pipeline, .. } => pipeline.clone().spawn(stop_rx.clone()),
+            #[cfg(feature = "aws")]
             Host::Aws(host) => host.clone().spawn(stop_rx.clone()),
         });
         if let Host::Embedded {

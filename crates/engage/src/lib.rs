@@ -2,6 +2,7 @@
 //! health check. `main.rs` only parses the command line and calls in here.
 
 pub mod app;
+#[cfg(feature = "aws")]
 pub mod aws_host;
 pub mod cli;
 pub mod config;
@@ -16,4 +17,45 @@ pub mod telemetry;
 pub mod wiring;
 
 pub use app::Application;
+
+/// The error of a command or setting that needs the AWS backend (`backend = "aws"`,
+/// `engage aws init`, `mail.sender = "ses"`) in a binary built without it (cargo
+/// feature `aws`, which `make run` leaves out so a first build is fast).
+#[cfg(not(feature = "aws"))]
+pub fn aws_not_built(what: &str) -> anyhow::Error {
+    anyhow::anyhow!(
+        "{what} needs the AWS backend, which this engage binary was built without: build it with `make build-aws` (cargo build --release --features aws)"
+    )
+}
 pub use config::Config;
+
+#[cfg(all(test, not(feature = "aws")))]
+mod without_aws {
+    use crate::config::{Backend, Config, SenderKind};
+    use std::sync::Arc;
+
+    #[tokio::test]
+    async fn what_needs_aws_names_the_build_that_has_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config {
+            backend: Backend::Aws,
+            data_dir: dir.path().join("data"),
+            ..Config::default()
+        };
+        let e = crate::Application::build(config, Arc::new(engage_core::clock::SystemClock))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("backend `aws` needs the AWS backend"), "{e}");
+        assert!(e.contains("make build-aws"), "{e}");
+
+        let mut config = Config {
+            data_dir: dir.path().join("data"),
+            ..Config::default()
+        };
+        config.mail.sender = SenderKind::Ses;
+        let e = crate::wiring::sender(&config).await.err().unwrap().to_string();
+        assert!(e.starts_with("mail.sender = \"ses\" needs the AWS backend"), "{e}");
+        assert!(!dir.path().join("data").exists(), "nothing was created");
+    }
+}

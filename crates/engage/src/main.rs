@@ -210,17 +210,25 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         } => {
             // It only creates resources: no token, no key.
             let config = common.config(Secrets::NONE)?;
-            let sdk = config.aws.sdk_config().await;
-            let mut resources = config.aws.resources();
-            // Sending through SES: the domain of `from` as its identity.
-            if matches!(config.mail.sender, engage::config::SenderKind::Ses) {
-                resources.ses_identity = Some(config.engine.from_domain().to_string());
+            #[cfg(not(feature = "aws"))]
+            {
+                let _ = config;
+                Err(engage::aws_not_built("`engage aws init`"))
             }
-            let report = engage_aws::init(&sdk, &resources)
-                .await
-                .map_err(|e| anyhow::anyhow!("aws init: {e:#}"))?;
-            print!("{}", engage::aws_host::describe_init(&report));
-            Ok(())
+            #[cfg(feature = "aws")]
+            {
+                let sdk = config.aws.sdk_config().await;
+                let mut resources = config.aws.resources();
+                // Sending through SES: the domain of `from` as its identity.
+                if matches!(config.mail.sender, engage::config::SenderKind::Ses) {
+                    resources.ses_identity = Some(config.engine.from_domain().to_string());
+                }
+                let report = engage_aws::init(&sdk, &resources)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("aws init: {e:#}"))?;
+                print!("{}", engage::aws_host::describe_init(&report));
+                Ok(())
+            }
         }
         Command::Demo { common, args } => {
             let store = engage::cli::open_store(&common.config(Secrets::NONE)?)?;

@@ -27,6 +27,9 @@ pub async fn sender(config: &Config) -> anyhow::Result<Arc<dyn MailSender>> {
             tracing::info!(relay = %settings.relay(), security = %settings.security, "emails go out through SMTP");
             Arc::new(SmtpSender::new(settings).context("configuring the SMTP sender")?)
         }
+        #[cfg(not(feature = "aws"))]
+        SenderKind::Ses => return Err(crate::aws_not_built("mail.sender = \"ses\"")),
+        #[cfg(feature = "aws")]
         SenderKind::Ses => {
             let ses = engage_aws::SesSender::new(engage_aws::SesSettings {
                 region: m.ses.region.clone(),

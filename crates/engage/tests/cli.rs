@@ -669,6 +669,7 @@ fn resend_sends_failed_emails_again_and_refuses_what_it_cannot() {
     assert_eq!(peer.messages().len(), 1, "nothing more was sent");
 }
 
+#[cfg(feature = "aws")]
 #[test]
 fn aws_init_needs_neither_the_admin_token_nor_the_unsubscribe_key() {
     let rt = tokio::runtime::Runtime::new().unwrap();

@@ -65,6 +65,7 @@ impl Default for AwsConfig {
 
 impl AwsConfig {
     /// The resources' names: the prefix's, with the explicit ones in their place.
+    #[cfg(feature = "aws")]
     pub fn resources(&self) -> engage_aws::tables::Resources {
         let mut r = engage_aws::tables::Resources::with_prefix(&self.prefix);
         if let Some(t) = &self.users_table {
@@ -81,6 +82,7 @@ impl AwsConfig {
 
     /// The SDK configuration: the region and endpoint as configured, credentials from
     /// the default chain.
+    #[cfg(feature = "aws")]
     pub async fn sdk_config(&self) -> aws_config::SdkConfig {
         engage_aws::aws_config_for(self.region.as_deref(), self.endpoint_url.as_deref()).await
     }

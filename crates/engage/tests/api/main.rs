@@ -3,6 +3,7 @@
 //! a manual clock, so every test is deterministic.
 
 mod auth_and_errors;
+#[cfg(feature = "aws")]
 mod aws;
 mod batches;
 mod demo;
