@@ -89,6 +89,27 @@ pub struct InitReport {
     pub updated: Vec<String>,
 }
 
+/// What `engage aws init` prints: what it created or changed, then the resources.
+impl std::fmt::Display for InitReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.created.is_empty() && self.updated.is_empty() {
+            writeln!(f, "everything was already in place")?;
+        }
+        for c in &self.created {
+            writeln!(f, "created {c}")?;
+        }
+        for u in &self.updated {
+            writeln!(f, "updated {u}")?;
+        }
+        writeln!(f, "users stream:    {}", self.users_stream_arn)?;
+        writeln!(f, "events topic:    {}", self.topic_arn)?;
+        writeln!(f, "email queue:     {}", self.email_queue_url)?;
+        writeln!(f, "email queue ARN: {}", self.email_queue_arn)?;
+        writeln!(f, "email DLQ:       {}", self.email_dlq_url)?;
+        writeln!(f, "subscription:    {}", self.subscription_arn)
+    }
+}
+
 fn sdk(what: &str, e: impl std::error::Error) -> anyhow::Error {
     anyhow!("{what}: {}", DisplayErrorContext(e))
 }

@@ -11,8 +11,7 @@
 use crate::Store;
 use crate::queue::{EMAIL_QUEUE, Handoff, QueueSettings, Received};
 use engage_core::StoreError;
-use engage_core::processor::{Engine, ProcessError};
-use rand::Rng as _;
+use engage_core::processor::{Engine, ProcessError, backoff};
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
@@ -348,11 +347,4 @@ impl Pipeline {
         });
         set
     }
-}
-
-/// Exponential backoff with jitter: about 2, 4, 8 … seconds, at most five minutes.
-pub fn backoff(receive_count: u32) -> Duration {
-    let base = 2u64.saturating_pow(receive_count.min(8)).min(300);
-    let jitter = rand::rng().random_range(0..=base * 250);
-    Duration::from_millis(base * 1000 - base * 125 + jitter)
 }

@@ -152,7 +152,7 @@ impl Application {
         let health = Arc::new(EmbeddedHealth {
             store: store.clone(),
             generator: engine.generator.name(),
-            mail: crate::health::MailCheck::new(engine.sender.clone()),
+            mail: engage_mail::MailCheck::new(engine.sender.clone()),
             feedback: crate::wiring::feedback_health(&config),
         });
         let auth = TokenAuth::new(token_hashes);
@@ -236,7 +236,7 @@ impl Application {
         let mut tasks = self.autostart.then(|| match &self.host {
             Host::Embedded { pipeline, .. } => pipeline.clone().spawn(stop_rx.clone()),
             #[cfg(feature = "aws")]
-            Host::Aws(host) => host.clone().spawn(stop_rx.clone()),
+            Host::Aws(host) => host.workers.clone().spawn(stop_rx.clone()),
         });
         if let Host::Embedded {
             store,

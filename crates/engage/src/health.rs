@@ -1,69 +1,12 @@
-//! `/health` for the embedded backend: one entry per dependency; and the mail
-//! sender's entry, which both backends use.
+//! `/health` for the embedded backend: one entry per dependency.
 
 use async_trait::async_trait;
-use engage_core::ports::{DependencyHealth, HealthCheck, HealthStatus, MailSender};
+use engage_core::ports::{DependencyHealth, HealthCheck, HealthStatus};
 use engage_embedded::Store;
 use engage_embedded::queue::{EMAIL_DLQ, EMAIL_QUEUE};
+use engage_mail::MailCheck;
 use serde_json::json;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-
-/// How long a sender's answer stands: health stays cheap however often a load
-/// balancer asks, and a relay is not dialled on every probe.
-pub const MAIL_CHECK_TTL: Duration = Duration::from_secs(10);
-
-/// The `mail` entry: the sender in use checks itself ([`MailSender::check`]: the
-/// outbox's directory, the SMTP relay, the SES account), cached for [`MAIL_CHECK_TTL`].
-pub struct MailCheck {
-    sender: Arc<dyn MailSender>,
-    cached: Mutex<Option<(Instant, DependencyHealth)>>,
-}
-
-impl std::fmt::Debug for MailCheck {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MailCheck")
-            .field("sender", &self.sender.name())
-            .finish_non_exhaustive()
-    }
-}
-
-impl MailCheck {
-    pub fn new(sender: Arc<dyn MailSender>) -> Self {
-        Self {
-            sender,
-            cached: Mutex::new(None),
-        }
-    }
-
-    pub async fn entry(&self) -> DependencyHealth {
-        if let Some((at, e)) = &*self.cached.lock().unwrap_or_else(|p| p.into_inner())
-            && at.elapsed() < MAIL_CHECK_TTL
-        {
-            return e.clone();
-        }
-        let name = self.sender.name();
-        let e = match self.sender.check().await {
-            Ok(detail) => {
-                let mut d = json!({"sender": name});
-                if let (Some(d), serde_json::Value::Object(more)) = (d.as_object_mut(), detail) {
-                    d.extend(more);
-                }
-                entry("mail", HealthStatus::Up, d)
-            }
-            Err(why) => {
-                tracing::warn!(sender = name, error = %why, "health: the mail sender cannot send");
-                entry(
-                    "mail",
-                    HealthStatus::Down,
-                    json!({"sender": name, "error": why}),
-                )
-            }
-        };
-        *self.cached.lock().unwrap_or_else(|p| p.into_inner()) = Some((Instant::now(), e.clone()));
-        e
-    }
-}
+use std::time::Instant;
 
 #[derive(Debug)]
 pub struct EmbeddedHealth {
@@ -74,32 +17,20 @@ pub struct EmbeddedHealth {
     pub feedback: Option<DependencyHealth>,
 }
 
-pub(crate) fn entry(
-    name: &str,
-    status: HealthStatus,
-    detail: serde_json::Value,
-) -> DependencyHealth {
-    DependencyHealth {
-        name: name.into(),
-        status,
-        detail,
-    }
-}
-
 #[async_trait]
 impl HealthCheck for EmbeddedHealth {
     async fn check(&self) -> Vec<DependencyHealth> {
         let mut out = Vec::new();
         let started = Instant::now();
         match self.store.ping().await {
-            Ok(()) => out.push(entry(
+            Ok(()) => out.push(DependencyHealth::new(
                 "database",
                 HealthStatus::Up,
                 json!({"kind": "sqlite", "latency_ms": started.elapsed().as_secs_f64() * 1000.0}),
             )),
             Err(e) => {
                 tracing::error!(error = %e, "health: database ping failed");
-                out.push(entry(
+                out.push(DependencyHealth::new(
                     "database",
                     HealthStatus::Down,
                     json!({"kind": "sqlite", "error": "not answering"}),
@@ -115,13 +46,17 @@ impl HealthCheck for EmbeddedHealth {
                 } else {
                     HealthStatus::Up
                 };
-                out.push(entry(
+                out.push(DependencyHealth::new(
                     "change_stream",
                     status,
                     json!({"head": head, "checkpoint": checkpoint, "lag": lag}),
                 ));
             }
-            Err(_) => out.push(entry("change_stream", HealthStatus::Down, json!({}))),
+            Err(_) => out.push(DependencyHealth::new(
+                "change_stream",
+                HealthStatus::Down,
+                json!({}),
+            )),
         }
         match (
             self.store.queue_depth(EMAIL_QUEUE).await,
@@ -134,15 +69,19 @@ impl HealthCheck for EmbeddedHealth {
                 } else {
                     HealthStatus::Up
                 };
-                out.push(entry(
+                out.push(DependencyHealth::new(
                     "email_queue",
                     status,
                     json!({"queue": q, "dead_letters": dead}),
                 ));
             }
-            _ => out.push(entry("email_queue", HealthStatus::Down, json!({}))),
+            _ => out.push(DependencyHealth::new(
+                "email_queue",
+                HealthStatus::Down,
+                json!({}),
+            )),
         }
-        out.push(entry(
+        out.push(DependencyHealth::new(
             "generator",
             HealthStatus::Up,
             json!({"active": self.generator}),

@@ -226,7 +226,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 let report = engage_aws::init(&sdk, &resources)
                     .await
                     .map_err(|e| anyhow::anyhow!("aws init: {e:#}"))?;
-                print!("{}", engage::aws_host::describe_init(&report));
+                print!("{report}");
                 Ok(())
             }
         }

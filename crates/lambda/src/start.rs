@@ -13,9 +13,9 @@
 use anyhow::Context as _;
 use aws_config::SdkConfig;
 use engage::config::{Backend, Config, Overrides, Secrets};
-use engage_aws::{DynamoClients, DynamoLedger, DynamoSpendTally, DynamoSuppressions, SnsPublisher};
-use engage_core::clock::{Clock, SystemClock};
-use engage_core::ports::{ContentGenerator, FeedbackIntake, MailSender, SpendTally};
+use engage_aws::SnsPublisher;
+use engage_core::clock::SystemClock;
+use engage_core::ports::FeedbackIntake;
 use engage_core::processor::Engine;
 use std::sync::Arc;
 
@@ -198,51 +198,15 @@ pub async fn publisher(started: &Started) -> anyhow::Result<Arc<SnsPublisher>> {
 
 /// The mailer's engine: the AWS backend's stores and publisher, the configured
 /// generator and sender, as `engage serve --backend aws` builds them, without the
-/// API's state (whose dead-letter queue lookup would cost two round trips at every
-/// cold start and needs grants the mailer does not have).
+/// email queue and the API's state (whose dead-letter queue lookup would cost two
+/// round trips at every cold start and needs grants the mailer does not have).
 pub async fn engine(started: &Started) -> anyhow::Result<Engine> {
-    let config = &started.config;
-    let sdk = &started.sdk;
-    let resources = config.aws.resources();
-    let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let template: Arc<dyn ContentGenerator> = Arc::new(engage_llm::TemplateGenerator);
-    let tally: Arc<dyn SpendTally> = Arc::new(DynamoSpendTally::new(
-        dynamodb.clone(),
-        resources.ledger_table.clone(),
-    ));
-    let generator = engage::wiring::generator(
-        config,
-        engage::wiring::Spending::Shared(&tally),
-        &clock,
-        &template,
-    )
-    .await?;
-    let secret = config
-        .unsubscribe_secret
-        .as_deref()
-        .context("the mailer needs the unsubscribe key")?;
-    Ok(Engine {
-        clients: Arc::new(DynamoClients::for_resources(dynamodb.clone(), &resources)),
-        ledger: Arc::new(DynamoLedger::new(dynamodb.clone(), &resources)),
-        generator,
-        fallback: template,
-        sender: sender(config, sdk).await?,
-        publisher: publisher(started).await?,
-        suppressions: Arc::new(DynamoSuppressions::new(dynamodb, &resources)),
-        links: engage::wiring::links(config, secret.as_bytes()),
-        clock,
-        config: Arc::new(engage::wiring::engine_config(config)),
-    })
+    let at = engage::aws_host::locations(&started.config);
+    let backend = engage_aws::AwsBackend::connect(started.sdk.clone(), &at).await?;
+    engage::aws_host::engine(&started.config, &backend, Arc::new(SystemClock)).await
 }
 
 /// The feedback intake (SES notifications), when feedback is on.
 pub fn feedback(started: &Started) -> anyhow::Result<Option<Arc<dyn FeedbackIntake>>> {
     engage::wiring::feedback(&started.config)
-}
-
-/// SES through the function's SDK configuration (its role's credentials), as
-/// `engage serve --backend aws` does; another sender as configured.
-async fn sender(config: &Config, sdk: &SdkConfig) -> anyhow::Result<Arc<dyn MailSender>> {
-    engage::aws_host::sender(config, sdk).await
 }

@@ -8,6 +8,7 @@
 //! relay.
 
 pub mod headers;
+mod health;
 mod message;
 mod outbox;
 mod smtp;
@@ -15,6 +16,7 @@ mod smtp;
 pub mod testing;
 mod throttle;
 
+pub use health::{MAIL_CHECK_TTL, MailCheck};
 pub use message::{BuildError, build_message, email_id_of, html_document, message_id, text_body};
 pub use outbox::{OutboxSender, outbox_path};
 pub use smtp::{SmtpConfigError, SmtpSecurity, SmtpSender, SmtpSettings};

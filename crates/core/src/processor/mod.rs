@@ -15,6 +15,7 @@ mod deliver;
 mod feedback;
 mod plan;
 mod preview;
+mod retry;
 mod schedule;
 mod write;
 
@@ -22,6 +23,7 @@ pub use deliver::Delivery;
 pub use feedback::{FeedbackKind, FeedbackOutcome, ProviderFeedback};
 use plan::Plan;
 pub use preview::{Preview, PreviewDecision, PreviewEmail};
+pub use retry::backoff;
 pub use schedule::{STRANDED_AFTER, STUCK_SENDING_AFTER, TickReport};
 pub use write::COMPOSE_LEASE;
 

@@ -281,7 +281,7 @@ async fn init_is_idempotent_and_dead_letters_are_listed_and_redriven() {
     let sdk = app.moto.sdk_config();
     let report = engage_aws::init(&sdk, &Default::default()).await.unwrap();
     assert!(report.created.is_empty(), "{:?}", report.created);
-    let printed = engage::aws_host::describe_init(&report);
+    let printed = report.to_string();
     assert!(
         printed.starts_with("everything was already in place"),
         "{printed}"

@@ -1,0 +1,171 @@
+//! The long-running tasks that stand in for the Lambda functions under `engage serve
+//! --backend aws`: the stream poller (Users table stream → events topic), the email
+//! queue's workers, the email writers and the scheduler. They work as the embedded
+//! pipeline's tasks do: the same batch processing, the same backoff for failed
+//! messages ([`engage_core::processor::backoff`]), the same stop on shutdown.
+
+use crate::backend::AwsBackend;
+use crate::{QueueMessage, SqsQueue, StreamCheckpoints, StreamPoller};
+use engage_core::StoreError;
+use engage_core::ports::EventPublisher;
+use engage_core::processor::{Engine, backoff};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+/// How long the stream poller waits after a poll that found nothing.
+const STREAM_IDLE: Duration = Duration::from_millis(500);
+/// Long polling of a worker's receive.
+const RECEIVE_WAIT: Duration = Duration::from_secs(1);
+/// How long an idle email writer waits before looking again.
+const WRITER_IDLE: Duration = Duration::from_millis(500);
+
+/// How many of each task.
+#[derive(Debug, Clone, Copy)]
+pub struct WorkerSettings {
+    /// Email queue consumers.
+    pub workers: usize,
+    /// Email writers (for a remote generator): as many as may have requests in flight.
+    pub writers: usize,
+    pub tick_every: Duration,
+}
+
+/// The tasks of one process, over one backend.
+#[derive(Debug)]
+pub struct AwsWorkers {
+    backend: AwsBackend,
+    engine: Engine,
+    queue: SqsQueue,
+    settings: WorkerSettings,
+}
+
+impl AwsWorkers {
+    pub fn new(
+        backend: AwsBackend,
+        engine: Engine,
+        queue: SqsQueue,
+        settings: WorkerSettings,
+    ) -> Self {
+        Self {
+            backend,
+            engine,
+            queue,
+            settings,
+        }
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Receives up to ten messages (long polling for up to a second), processes them
+    /// as one batch, deletes the done ones in one call and releases each failed one
+    /// with backoff. Returns how many it received.
+    pub async fn work_once(&self) -> Result<usize, StoreError> {
+        let msgs = self.queue.receive(10, RECEIVE_WAIT).await?;
+        let n = msgs.len();
+        if n > 0 {
+            let done = process(&self.engine, &self.queue, msgs).await?;
+            self.queue.delete_batch(done).await?;
+        }
+        Ok(n)
+    }
+
+    /// Starts the stream poller, the queue workers, the email writers and the
+    /// scheduler; they stop when `shutdown` turns true, finishing the batch or email
+    /// in hand.
+    pub fn spawn(self: Arc<Self>, shutdown: watch::Receiver<bool>) -> JoinSet<()> {
+        let mut set = JoinSet::new();
+        let sdk = &self.backend.sdk;
+        let poller = StreamPoller::new(
+            sdk,
+            self.backend.resources.users_table.clone(),
+            self.backend.publisher.clone() as Arc<dyn EventPublisher>,
+        )
+        // A restart resumes after the last record handled.
+        .with_checkpoints(StreamCheckpoints::new(
+            aws_sdk_dynamodb::Client::new(sdk),
+            self.backend.resources.ledger_table.clone(),
+        ));
+        let mut stop = shutdown.clone();
+        set.spawn(poller.run(STREAM_IDLE, async move {
+            let _ = stop.wait_for(|s| *s).await;
+        }));
+        for _ in 0..self.settings.workers.max(1) {
+            let me = self.clone();
+            let mut stop = shutdown.clone();
+            set.spawn(async move {
+                // Not raced against the stop: a batch in hand is finished (the
+                // receive's long poll bounds how long a stop waits).
+                while !*stop.borrow() {
+                    if let Err(e) = me.work_once().await {
+                        tracing::error!(error = %e, "email worker step failed");
+                        tokio::select! {
+                            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                            _ = stop.changed() => {}
+                        }
+                    }
+                }
+            });
+        }
+        for _ in 0..self.settings.writers.max(1) {
+            let me = self.clone();
+            let mut stop = shutdown.clone();
+            set.spawn(async move {
+                while !*stop.borrow() {
+                    match me.engine.write_due(1).await {
+                        Ok(n) if n > 0 => continue,
+                        Ok(_) => {}
+                        Err(e) => tracing::error!(error = %e, "email writer step failed"),
+                    }
+                    tokio::select! {
+                        _ = tokio::time::sleep(WRITER_IDLE) => {}
+                        _ = stop.changed() => {}
+                    }
+                }
+            });
+        }
+        let me = self;
+        let mut stop = shutdown;
+        set.spawn(async move {
+            let mut every = tokio::time::interval(me.settings.tick_every);
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            while !*stop.borrow() {
+                tokio::select! {
+                    _ = every.tick() => {
+                        if let Err(e) = me.engine.tick(500).await {
+                            tracing::error!(error = %e, "scheduler tick failed");
+                        }
+                    }
+                    _ = stop.changed() => {}
+                }
+            }
+        });
+        set
+    }
+}
+
+/// Processes a batch: undecodable messages and failed events are released with
+/// backoff (SQS moves them to the DLQ after the redrive policy's receives); answers
+/// the receipts of the done ones, to delete.
+async fn process(
+    engine: &Engine,
+    queue: &SqsQueue,
+    msgs: Vec<QueueMessage>,
+) -> Result<Vec<String>, StoreError> {
+    let bodies: Vec<&str> = msgs.iter().map(|m| m.body.as_str()).collect();
+    let results = engine.process_messages(&bodies).await;
+    let mut done = Vec::with_capacity(msgs.len());
+    for (msg, result) in msgs.into_iter().zip(results) {
+        match result {
+            Ok(()) => done.push(msg.receipt),
+            Err(e) => {
+                let delay = backoff(msg.receive_count);
+                tracing::warn!(message_id = msg.message_id, receive_count = msg.receive_count, error = %e, retry_in_ms = delay.as_millis() as u64, "message failed, will retry");
+                queue.release(&msg.receipt, delay).await?;
+            }
+        }
+    }
+    Ok(done)
+}
