@@ -9,6 +9,7 @@ use crate::ddb::{
 use crate::tables::{Resources, keys};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::ReturnValue;
 use chrono::{DateTime, Utc};
 use engage_core::StoreError;
 use engage_core::client::EmailAddress;
@@ -53,22 +54,19 @@ fn suppression_from(item: &Item) -> Result<Suppression, StoreError> {
 
 #[async_trait]
 impl SuppressionStore for DynamoSuppressions {
-    /// As in SQLite: a second add updates the reason and keeps the first `created_at`.
+    /// A second add updates the reason and keeps the first `created_at`.
     async fn add(
         &self,
         address: &EmailAddress,
         reason: &str,
         now: DateTime<Utc>,
     ) -> Result<Suppression, StoreError> {
-        let suppression = Suppression {
-            email: address.normalized(),
-            reason: reason.to_string(),
-            created_at: now,
-        };
-        self.client
+        let email = address.normalized();
+        let out = self
+            .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(suppression_key(&suppression.email)))
+            .set_key(Some(suppression_key(&email)))
             .update_expression(
                 "SET #email = :email, #reason = :reason, #shard = :shard, \
                  #created = if_not_exists(#created, :now)",
@@ -80,15 +78,16 @@ impl SuppressionStore for DynamoSuppressions {
                 ("#created", "created_at"),
             ]))
             .set_expression_attribute_values(values([
-                (":email", s(&suppression.email)),
+                (":email", s(&email)),
                 (":reason", s(reason)),
                 (":shard", s(LIST_SHARD)),
                 (":now", s(ts(now))),
             ]))
+            .return_values(ReturnValue::AllNew)
             .send()
             .await
             .map_err(|e| sdk_error("UpdateItem (add suppression)", e))?;
-        Ok(suppression)
+        suppression_from(out.attributes().unwrap_or(&Item::new()))
     }
 
     async fn remove(&self, address: &EmailAddress) -> Result<(), StoreError> {

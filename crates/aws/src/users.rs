@@ -4,10 +4,10 @@
 //! two clients can never share an address. The table's stream is the change stream
 //! (see [`crate::stream`]); nothing here writes change records of its own.
 //!
-//! The answers are the SQLite store's (`engage-embedded`'s `clients.rs`): a taken
-//! address (or id) is `Duplicate`, a stale `expected_version` is
+//! The answers are the port's (`engage_core::testing::contract` runs them here): a
+//! taken address (or id) is `Duplicate`, a stale `expected_version` is
 //! `VersionConflict { current }`, a missing client `NotFound`; a refused write
-//! leaves nothing written. Every read is strongly consistent, as SQLite's are, so a
+//! leaves nothing written. Every read is strongly consistent, so a
 //! read-modify-write never trips on its own previous write.
 
 use crate::tables::{Resources, keys};
@@ -18,7 +18,6 @@ use aws_sdk_dynamodb::types::{
     AttributeValue, CancellationReason, Delete, KeysAndAttributes, Put,
     ReturnValuesOnConditionCheckFailure, TransactWriteItem,
 };
-use base64::Engine as _;
 use chrono::SecondsFormat;
 use engage_core::StoreError;
 use engage_core::change::ClientChange;
@@ -71,14 +70,19 @@ fn get_n(item: &Item, name: &str) -> Option<u64> {
         .and_then(|v| v.parse().ok())
 }
 
-/// The text the search compares with: trimmed and lower-cased (as SQLite's `norm`).
+/// The text the search compares with: trimmed and lower-cased.
 fn norm(s: &str) -> String {
     s.trim().to_lowercase()
 }
 
 /// The guard item's key for an address.
 pub fn guard_key(address: &EmailAddress) -> String {
-    format!("email#{}", address.normalized())
+    guard_key_of(&address.normalized())
+}
+
+/// The guard item's key for a normalized address (a user item's `email`).
+fn guard_key_of(normalized: &str) -> String {
+    format!("email#{normalized}")
 }
 
 /// The Ledger table's key of a client's score item.
@@ -562,21 +566,14 @@ fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(10 * (1 << attempt.min(8)))
 }
 
-/// Cursors are the last listed id, base64url-encoded: the SQLite store's format, so
-/// a cursor means the same on both backends and a foreign one is `InvalidCursor`.
+/// A list's cursor: the last listed id, in the format every store shares
+/// ([`engage_core::keys`]).
 fn encode_cursor(id: &str) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(id)
+    crate::ddb::encode_cursor(&[id])
 }
 
 fn decode_cursor(cursor: &str) -> Result<String, StoreError> {
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(cursor)
-        .map_err(|_| StoreError::InvalidCursor)?;
-    let s = String::from_utf8(bytes).map_err(|_| StoreError::InvalidCursor)?;
-    if s.is_empty() || s.contains('\u{1f}') {
-        return Err(StoreError::InvalidCursor);
-    }
-    Ok(s)
+    Ok(crate::ddb::decode_cursor(cursor, 1)?.remove(0))
 }
 
 /// How many clients one `BatchGetItem` of a list reads (with their score items:
@@ -586,7 +583,7 @@ const LIST_CHUNK: usize = 50;
 #[async_trait]
 impl ClientStore for DynamoClients {
     /// Puts the user item and its address guard, both only if absent: a taken address
-    /// (or id) is `Duplicate("email")`, as SQLite's unique constraints answer.
+    /// (or id) is `Duplicate("email")`.
     async fn insert(&self, client: Client) -> Result<(), StoreError> {
         let items = vec![
             put_if_absent(&self.users_table, user_item(&client)?)?,
@@ -637,7 +634,7 @@ impl ClientStore for DynamoClients {
     /// Puts the new user item if the stored one is at `expected_version`; when the
     /// normalized address changes, the old guard is deleted and the new one put (if
     /// absent) in the same transaction. `NotFound`, `VersionConflict { current }` and
-    /// `Duplicate("email")` are checked in SQLite's order and leave nothing written.
+    /// `Duplicate("email")` are checked in that order and leave nothing written.
     async fn replace(&self, client: Client, expected_version: u64) -> Result<(), StoreError> {
         let stored = self
             .user_item(client.id.as_str())
@@ -680,8 +677,8 @@ impl ClientStore for DynamoClients {
     }
 
     /// Deletes the user item (conditional on the version read), its address guard
-    /// and its score item in the Ledger table, in one transaction, as SQLite deletes
-    /// the `users` and `scores` rows together. Returns the client as deleted.
+    /// and its score item in the Ledger table, in one transaction. Returns the
+    /// client as deleted.
     async fn delete(
         &self,
         id: &UserId,
@@ -728,7 +725,7 @@ impl ClientStore for DynamoClients {
     /// Users table (O(table) reads for every page, whatever the filters), then the
     /// page's clients and score items by key. The order (by id), the filters (a
     /// case-insensitive prefix of the address, first or last name; a tier, which
-    /// only clients with a stored score have) and the cursors are SQLite's.
+    /// only clients with a stored score have) and the cursors are the port's.
     async fn list(&self, q: &ClientQuery) -> Result<Page<ClientWithScore>, StoreError> {
         if q.sort != ClientSort::Id {
             // The table has no index by score or activity: sorting would read it all.
@@ -738,7 +735,7 @@ impl ClientStore for DynamoClients {
                 q.sort.as_str()
             )));
         }
-        let limit = q.limit.clamp(1, 1000) as usize;
+        let limit = crate::ddb::clamp_limit(q.limit) as usize;
         let after = q.cursor.as_deref().map(decode_cursor).transpose()?;
         let search = q.search.as_deref().map(norm).filter(|s| !s.is_empty());
         let ids = self.scan_ids(search.as_deref(), after.as_deref()).await?;
@@ -790,13 +787,20 @@ impl ClientStore for DynamoClients {
     }
 }
 
-/// Keys a write claims within a batch: its id and its (new) address. Writes sharing
-/// one must not run side by side, or which of them wins would be left to chance.
-fn claims(w: &ClientWrite) -> [String; 2] {
-    let c = match w {
-        ClientWrite::Insert(c) | ClientWrite::Replace { client: c, .. } => c,
+/// Keys a write claims within a batch: its id, its (new) address and, for a replace,
+/// the address its client had before the batch (`stored`: normalized, by id), which a
+/// move frees for a later write. Writes sharing one must not run side by side, or
+/// which of them wins would be left to chance.
+fn claims(w: &ClientWrite, stored: &HashMap<String, String>) -> Vec<String> {
+    let (c, replace) = match w {
+        ClientWrite::Insert(c) => (c, false),
+        ClientWrite::Replace { client: c, .. } => (c, true),
     };
-    [c.id.as_str().to_string(), guard_key(&c.email)]
+    let mut keys = vec![c.id.as_str().to_string(), guard_key(&c.email)];
+    if let Some(old) = stored.get(c.id.as_str()).filter(|_| replace) {
+        keys.push(guard_key_of(old));
+    }
+    keys
 }
 
 /// How many writes of an import batch run side by side.
@@ -805,7 +809,7 @@ const IMPORT_CONCURRENCY: usize = 16;
 #[async_trait]
 impl ClientImport for DynamoClients {
     /// Reads the addresses' guard items, then their clients; a client whose address
-    /// changed in between is not found, as it would not be in SQLite.
+    /// changed in between is not found.
     async fn get_by_emails(
         &self,
         emails: &[EmailAddress],
@@ -852,18 +856,36 @@ impl ClientImport for DynamoClients {
     }
 
     /// Runs the writes side by side, a few at a time, except that writes sharing an
-    /// id or an address run in batch order, as SQLite runs the whole batch. A refused
-    /// write answers for itself; any other failure fails the batch (writes already
-    /// made stay made: each one is atomic on its own, as the port promises).
+    /// id or an address (one a replace frees included) run in batch order, so each
+    /// write sees the ones before it. A refused write answers for itself; any other
+    /// failure fails the batch (writes already made stay made: each one is atomic on
+    /// its own, as the port promises).
     async fn write_batch(
         &self,
         writes: Vec<ClientWrite>,
     ) -> Result<Vec<Result<(), StoreError>>, StoreError> {
+        // The stored addresses of the clients replaced: one read per 100 of them.
+        let replaced: Vec<String> = writes
+            .iter()
+            .filter_map(|w| match w {
+                ClientWrite::Replace { client, .. } => Some(client.id.as_str().to_string()),
+                ClientWrite::Insert(_) => None,
+            })
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        let stored: HashMap<String, String> =
+            try_join_all(replaced.chunks(100).map(|c| self.users_by_id(c)))
+                .await?
+                .into_iter()
+                .flatten()
+                .filter_map(|(id, item)| Some((id, get_s(&item, "email")?.to_string())))
+                .collect();
         // Waves of writes that claim distinct keys; the waves run one after another.
         let mut waves: Vec<Vec<(usize, ClientWrite)>> = Vec::new();
         let mut claimed: HashSet<String> = HashSet::new();
         for (i, w) in writes.into_iter().enumerate() {
-            let keys = claims(&w);
+            let keys = claims(&w, &stored);
             if waves.is_empty() || keys.iter().any(|k| claimed.contains(k)) {
                 waves.push(Vec::new());
                 claimed.clear();

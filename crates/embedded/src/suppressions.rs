@@ -10,6 +10,12 @@ use engage_core::client::EmailAddress;
 use engage_core::ports::{Page, Suppression, SuppressionStore};
 use rusqlite::params;
 
+fn parse_ts(at: &str) -> Result<DateTime<Utc>, StoreError> {
+    Ok(DateTime::parse_from_rfc3339(at)
+        .map_err(unexpected)?
+        .to_utc())
+}
+
 #[async_trait]
 impl SuppressionStore for Store {
     async fn add(
@@ -18,24 +24,27 @@ impl SuppressionStore for Store {
         reason: &str,
         now: DateTime<Utc>,
     ) -> Result<Suppression, StoreError> {
-        let s = Suppression {
-            email: address.normalized(),
-            reason: reason.to_string(),
-            created_at: now,
-        };
-        let row = s.clone();
-        self.db
+        let (email, why) = (address.normalized(), reason.to_string());
+        let created_at = self
+            .db
             .write(move |c| {
-                c.execute(
+                // A second add keeps the first time: the address was suppressed then.
+                c.prepare_cached(
                     "INSERT INTO suppressions (email, reason, created_at) VALUES (?1, ?2, ?3)
-                     ON CONFLICT (email) DO UPDATE SET reason = excluded.reason",
-                    params![row.email, row.reason, ts(row.created_at)],
+                     ON CONFLICT (email) DO UPDATE SET reason = excluded.reason
+                     RETURNING created_at",
                 )
-                .map_err(unexpected)?;
-                Ok(())
+                .and_then(|mut s| {
+                    s.query_row(params![email, why, ts(now)], |r| r.get::<_, String>(0))
+                })
+                .map_err(unexpected)
             })
             .await?;
-        Ok(s)
+        Ok(Suppression {
+            email: address.normalized(),
+            reason: reason.to_string(),
+            created_at: parse_ts(&created_at)?,
+        })
     }
 
     async fn remove(&self, address: &EmailAddress) -> Result<(), StoreError> {
@@ -78,9 +87,7 @@ impl SuppressionStore for Store {
                     Ok(Suppression {
                         email,
                         reason,
-                        created_at: DateTime::parse_from_rfc3339(&at)
-                            .map_err(unexpected)?
-                            .to_utc(),
+                        created_at: parse_ts(&at)?,
                     })
                 })
                 .transpose()
@@ -112,7 +119,7 @@ impl SuppressionStore for Store {
                     .map_err(unexpected)?
                     .map(|r| {
                         let (email, reason, at) = r.map_err(unexpected)?;
-                        Ok(Suppression { email, reason, created_at: DateTime::parse_from_rfc3339(&at).map_err(unexpected)?.to_utc() })
+                        Ok(Suppression { email, reason, created_at: parse_ts(&at)? })
                     })
                     .collect::<Result<Vec<_>, StoreError>>()?;
                 let next_cursor = if items.len() > limit as usize {

@@ -1,8 +1,8 @@
-//! The embedded store against real SQLite files: client writes and their change
-//! records, optimistic concurrency, group commit isolation, queue semantics.
+//! The embedded store against real SQLite files, beyond the port contracts
+//! (`contract_clients.rs`): client writes and their change-log rows, group commit
+//! isolation, queue semantics.
 
 use chrono::Duration;
-use engage_core::StoreError;
 use engage_core::clock::Clock;
 use engage_core::ports::{ClientImport, ClientQuery, ClientStore, ClientWrite};
 use engage_embedded::queue::{EMAIL_DLQ, EMAIL_QUEUE, QueueSettings};
@@ -31,41 +31,48 @@ async fn each_client_write_appends_one_change_record() {
 }
 
 #[tokio::test]
-async fn a_stale_version_is_a_conflict_and_changes_nothing() {
-    let f = fixture();
-    let c = client("ada@example.com", "Ada", f.clock.now());
-    f.store.insert(c.clone()).await.unwrap();
-    let mut stale = c.clone();
-    stale.first_name = "Mallory".into();
-    stale.version = 2;
-    f.store.replace(stale.clone(), 1).await.unwrap();
-    let err = f.store.replace(stale, 1).await.unwrap_err();
-    assert!(
-        matches!(err, StoreError::VersionConflict { current: 2 }),
-        "{err:?}"
-    );
-    assert_eq!(f.store.changes_after(0, 10).await.unwrap().len(), 2);
-}
-
-#[tokio::test]
-async fn duplicate_addresses_are_refused_case_insensitively() {
+async fn a_refused_write_appends_no_change_record() {
     let f = fixture();
     let now = f.clock.now();
-    f.store
-        .insert(client("ada@example.com", "Ada", now))
+    let taken = client("taken@example.com", "Tia", now);
+    f.store.insert(taken.clone()).await.unwrap();
+    let mut v2 = taken.clone();
+    v2.first_name = "Tina".into();
+    v2.version = 2;
+    f.store.replace(v2.clone(), 1).await.unwrap();
+    let head = f.store.changes_after(0, 100).await.unwrap().len();
+
+    // Alone: a taken address, a stale version, a missing client, a delete at
+    // another version.
+    let dup = client("TAKEN@example.com", "Dup", now);
+    let ghost = client("ghost@example.com", "Gus", now);
+    assert!(f.store.insert(dup.clone()).await.is_err());
+    assert!(f.store.replace(v2.clone(), 1).await.is_err());
+    assert!(f.store.replace(ghost.clone(), 1).await.is_err());
+    assert!(f.store.delete(&taken.id, Some(7)).await.is_err());
+    assert_eq!(f.store.changes_after(0, 100).await.unwrap().len(), head);
+
+    // In an import batch, beside rows that are stored: one record per stored row.
+    let results = f
+        .store
+        .write_batch(vec![
+            ClientWrite::Insert(client("a@example.com", "Ada", now)),
+            ClientWrite::Insert(dup),
+            ClientWrite::Replace {
+                client: v2,
+                expected_version: 1,
+            },
+            ClientWrite::Replace {
+                client: ghost,
+                expected_version: 1,
+            },
+            ClientWrite::Insert(client("b@example.com", "Bo", now)),
+        ])
         .await
         .unwrap();
-    let err = f
-        .store
-        .insert(client("ADA@Example.com", "Other", now))
-        .await
-        .unwrap_err();
-    assert!(matches!(err, StoreError::Duplicate(_)), "{err:?}");
-    assert_eq!(
-        f.store.changes_after(0, 10).await.unwrap().len(),
-        1,
-        "the failed insert left no change record"
-    );
+    let stored: Vec<bool> = results.iter().map(Result::is_ok).collect();
+    assert_eq!(stored, [true, false, false, false, true]);
+    assert_eq!(f.store.changes_after(0, 100).await.unwrap().len(), head + 2);
 }
 
 #[tokio::test]
@@ -103,133 +110,6 @@ async fn a_failing_write_in_a_batch_does_not_undo_the_others() {
         .unwrap();
     assert_eq!(page.items.len(), 160);
     assert_eq!(f.store.changes_after(0, 1000).await.unwrap().len(), 160);
-}
-
-#[tokio::test]
-async fn a_refused_row_of_an_import_batch_writes_nothing_and_the_others_are_stored() {
-    let f = fixture();
-    let now = f.clock.now();
-    let taken = client("taken@example.com", "Tia", now);
-    f.store.insert(taken.clone()).await.unwrap();
-    let head = f.store.changes_after(0, 100).await.unwrap().len();
-
-    let mut moved_on = taken.clone();
-    moved_on.first_name = "Tea".into();
-    moved_on.version = 2;
-    let mut renamed = taken.clone();
-    renamed.first_name = "Tina".into();
-    renamed.version = 2;
-    let results = f
-        .store
-        .write_batch(vec![
-            ClientWrite::Insert(client("a@example.com", "Ada", now)),
-            // Each of these is refused by its first statement.
-            ClientWrite::Insert(client("TAKEN@example.com", "Dup", now)),
-            ClientWrite::Replace {
-                client: moved_on,
-                expected_version: 7,
-            },
-            ClientWrite::Replace {
-                client: client("ghost@example.com", "Gus", now),
-                expected_version: 1,
-            },
-            ClientWrite::Replace {
-                client: renamed,
-                expected_version: 1,
-            },
-            ClientWrite::Insert(client("b@example.com", "Bo", now)),
-        ])
-        .await
-        .unwrap();
-
-    assert!(results[0].is_ok());
-    assert!(
-        matches!(results[1], Err(StoreError::Duplicate(_))),
-        "{:?}",
-        results[1]
-    );
-    assert!(
-        matches!(results[2], Err(StoreError::VersionConflict { current: 1 })),
-        "{:?}",
-        results[2]
-    );
-    assert!(
-        matches!(results[3], Err(StoreError::NotFound)),
-        "{:?}",
-        results[3]
-    );
-    assert!(results[4].is_ok() && results[5].is_ok(), "{results:?}");
-    // One change record per stored row, none for a refused one.
-    let changes = f.store.changes_after(0, 100).await.unwrap();
-    assert_eq!(changes.len() - head, 3);
-    let stored = f.store.get(&taken.id).await.unwrap().unwrap();
-    assert_eq!((stored.first_name.as_str(), stored.version), ("Tina", 2));
-    let page = f
-        .store
-        .list(&ClientQuery {
-            limit: 100,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    assert_eq!(page.items.len(), 3);
-}
-
-#[tokio::test]
-async fn lists_page_with_cursors_and_search_by_prefix() {
-    let f = fixture();
-    let now = f.clock.now();
-    for (e, n) in [
-        ("ada@example.com", "Ada"),
-        ("bob@example.com", "Bob"),
-        ("adam@example.com", "Adam"),
-        ("eve@example.com", "Eve"),
-    ] {
-        f.store.insert(client(e, n, now)).await.unwrap();
-    }
-    let mut seen = Vec::new();
-    let mut cursor = None;
-    loop {
-        let page = f
-            .store
-            .list(&ClientQuery {
-                limit: 3,
-                cursor,
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-        seen.extend(page.items.iter().map(|c| c.client.first_name.clone()));
-        match page.next_cursor {
-            Some(c) => cursor = Some(c),
-            None => break,
-        }
-    }
-    assert_eq!(seen, ["Ada", "Bob", "Adam", "Eve"]);
-    let found = f
-        .store
-        .list(&ClientQuery {
-            search: Some("AD".into()),
-            limit: 10,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    let names: Vec<_> = found
-        .items
-        .iter()
-        .map(|c| c.client.first_name.as_str())
-        .collect();
-    assert_eq!(names, ["Ada", "Adam"]);
-    let bad = f
-        .store
-        .list(&ClientQuery {
-            cursor: Some("!!not-a-cursor".into()),
-            limit: 3,
-            ..Default::default()
-        })
-        .await;
-    assert!(matches!(bad, Err(StoreError::InvalidCursor)));
 }
 
 #[tokio::test]

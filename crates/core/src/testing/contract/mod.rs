@@ -1,4 +1,8 @@
 //! The port contracts: what every implementation of a port with state must do,
 //! as code. Each case takes a [`super::Backend`] and starts from fresh stores.
 
+pub mod clients;
+pub mod fixtures;
+pub mod import;
 pub mod ledger;
+pub mod suppressions;
