@@ -12,24 +12,26 @@ use std::ops::Bound;
 
 #[async_trait]
 impl SuppressionStore for MemoryStore {
-    /// A second add updates the reason and keeps the first `created_at`.
+    /// A second add updates the reason and keeps the first `created_at`; either way
+    /// the answer is what is stored.
     async fn add(
         &self,
         address: &EmailAddress,
         reason: &str,
         now: DateTime<Utc>,
     ) -> Result<Suppression, StoreError> {
-        let s = Suppression {
-            email: address.normalized(),
-            reason: reason.to_string(),
-            created_at: now,
-        };
-        self.state()
+        let stored = self
+            .state()
             .suppressions
-            .entry(s.email.clone())
-            .and_modify(|stored| stored.reason = s.reason.clone())
-            .or_insert_with(|| s.clone());
-        Ok(s)
+            .entry(address.normalized())
+            .and_modify(|s| s.reason = reason.to_string())
+            .or_insert_with(|| Suppression {
+                email: address.normalized(),
+                reason: reason.to_string(),
+                created_at: now,
+            })
+            .clone();
+        Ok(stored)
     }
 
     async fn remove(&self, address: &EmailAddress) -> Result<(), StoreError> {
