@@ -1,6 +1,7 @@
-//! The ledger on DynamoDB: event claims, decisions, emails and scores, with the
-//! semantics of the SQLite ledger (`engage-embedded`), over the Emails and Ledger
-//! tables whose key design [`crate::tables`] describes.
+//! The ledger on DynamoDB: event claims, decisions, emails and scores, as the
+//! [`Ledger`] port's documentation (and its contract suite,
+//! `engage_core::testing::contract::ledger`) says, over the Emails and Ledger tables
+//! whose key design [`crate::tables`] describes.
 //!
 //! - A decision commit is one `TransactWriteItems`: the claim (`attribute_not_exists`),
 //!   the decision, the email (`attribute_not_exists`) and the client's score item,
@@ -9,8 +10,9 @@
 //!   processed version and the client's recent emails. The `ledger_seq` condition
 //!   makes that read safe: any other commit in between fails ours (`Stale`).
 //! - A cancelled transaction's reasons say which condition failed: the claim's is
-//!   `AlreadyClaimed` (with the stored claim), the score item's is `Stale`; the claim
-//!   wins when both failed, as in SQLite, which checks it first.
+//!   `AlreadyClaimed` (with the stored claim), the score item's is `Stale`; when both
+//!   apply the claim wins, as the port requires (a stale read looks for the claim
+//!   before answering `Stale`).
 //! - Reads the processor decides on are strongly consistent: indexes are not (a GSI
 //!   lags its table), so a client's recent emails are not read from `byUser` but from
 //!   the ids its score item keeps (`recent_emails`), then from the Emails table.
@@ -87,8 +89,8 @@ fn email_key(id: &str) -> Item {
     item([(keys::PK, s(id)), (keys::SK, s(EMAIL_SK))])
 }
 
-/// The sort key of the email lists: creation time, then id (both orders of SQLite's
-/// `(created_at, id)`; the time is fixed-width, so string order is tuple order).
+/// The sort key of the email lists: creation time, then id (the time is fixed-width,
+/// so string order is the order of `(created_at, id)` the lists promise).
 fn created_key(created_at: &str, id: &str) -> String {
     format!("{created_at}#{id}")
 }
@@ -433,7 +435,7 @@ impl DynamoLedger {
                         )
                         .build()
                 }
-                // No decision, no claim (as in SQLite), but an existing one still wins.
+                // No decision, no claim to write, but an existing one still wins.
                 None => TransactWriteItem::builder()
                     .condition_check(
                         ConditionCheck::builder()
@@ -787,8 +789,6 @@ impl DynamoLedger {
 
 #[async_trait]
 impl Ledger for DynamoLedger {
-    /// As SQLite answers it: a request without an address is never suppressed, and
-    /// still reads the claim, the ledger state and the recent emails.
     async fn contexts(
         &self,
         requests: &[ContextRequest],
@@ -1001,7 +1001,7 @@ impl Ledger for DynamoLedger {
                 }
             }
             candidates.truncate(limit - out.len());
-            // The clients' current versions, as SQLite joins them in.
+            // The clients' current versions, from the Users table.
             let versions: HashMap<String, u64> = if candidates.is_empty() {
                 HashMap::new()
             } else {

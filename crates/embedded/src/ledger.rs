@@ -72,7 +72,7 @@ fn context_in(
     let (last_processed_version, ledger_seq) = ledger_state(c, r.user.as_str())?;
     let mut s = c
         .prepare_cached(
-            "SELECT campaign, status, created_at FROM emails WHERE user_id = ?1 AND created_at >= ?2 ORDER BY created_at DESC",
+            "SELECT campaign, status, created_at FROM emails WHERE user_id = ?1 AND created_at >= ?2 ORDER BY created_at DESC, id DESC",
         )
         .map_err(unexpected)?;
     let recent_emails = s

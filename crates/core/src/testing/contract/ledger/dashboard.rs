@@ -1,0 +1,124 @@
+//! What a backend may decline: [`Ledger::email_activity`] (the dashboard's counts)
+//! and [`Ledger::sent_message`] (the copy of a sent message). Each case accepts the
+//! answer the port allows a backend that cannot, `Unsupported`, and nothing else.
+//!
+//! [`Ledger::email_activity`]: crate::ports::Ledger::email_activity
+//! [`Ledger::sent_message`]: crate::ports::Ledger::sent_message
+
+use super::fixtures::*;
+use crate::StoreError;
+use crate::email::EmailStatus;
+use crate::ids::EmailId;
+use crate::ports::EmailActivity;
+use crate::testing::{Backend, t0};
+use chrono::{Duration, NaiveDate, TimeZone, Utc};
+
+/// `Ok` with the activity, or `None` where the backend answers `Unsupported`.
+async fn activity(f: &Fixture, since: chrono::DateTime<Utc>) -> Option<EmailActivity> {
+    match f.ledger().email_activity(since).await {
+        Ok(a) => Some(a),
+        Err(StoreError::Unsupported(_)) => None,
+        Err(e) => panic!("{}: email_activity: {e}", f.name),
+    }
+}
+
+/// The emails created at or after `since`, per UTC day of creation and current
+/// status, the model's and the template's counted apart and the models' costs added
+/// up; or `Unsupported`, every time, where the backend cannot count without a scan.
+pub async fn email_activity_counts_by_day_status_and_generator(backend: &dyn Backend) {
+    let f = Fixture::new(backend).await;
+    let u = user(1);
+    let since = Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap();
+    let e = |event, status, at| email(&u, event, "welcome", status, at);
+    let cancelled = e("evt_a", EmailStatus::Pending, t0() - Duration::days(1));
+    for x in [
+        cancelled.clone(),
+        by_model(e("evt_b", EmailStatus::Sent, since), Some(0.002)),
+        by_model(e("evt_c", EmailStatus::Sent, t0()), Some(0.001)),
+        by_model(
+            e("evt_d", EmailStatus::Sent, t0() + Duration::hours(1)),
+            None,
+        ),
+        e("evt_e", EmailStatus::Failed, t0() + Duration::hours(2)),
+        by_model(
+            e("evt_f", EmailStatus::Sent, t0() - Duration::days(3)),
+            Some(0.5),
+        ),
+        e("evt_g", EmailStatus::Pending, since - Duration::seconds(1)),
+    ] {
+        f.record(&x).await;
+    }
+    let n = f.name;
+    assert!(
+        f.transition(
+            &cancelled.id,
+            EmailStatus::Pending,
+            EmailStatus::Cancelled,
+            t0()
+        )
+        .await,
+        "{n}"
+    );
+
+    let Some(mut got) = activity(&f, since).await else {
+        assert!(
+            activity(&f, t0()).await.is_none(),
+            "{n}: Unsupported for one period, Unsupported for every one"
+        );
+        return;
+    };
+    let day = |d| NaiveDate::from_ymd_opt(2026, 3, d).unwrap();
+    got.per_day.sort_by_key(|(d, s, _)| (*d, s.as_str()));
+    assert_eq!(
+        got.per_day,
+        [
+            (day(1), EmailStatus::Cancelled, 1),
+            (day(1), EmailStatus::Sent, 1),
+            (day(2), EmailStatus::Failed, 1),
+            (day(2), EmailStatus::Sent, 2),
+        ],
+        "{n}: per UTC day and current status, from `since` (included)"
+    );
+    assert_eq!((got.llm, got.template), (3, 2), "{n}: (llm, template)");
+    let cost = got.llm_cost_usd.expect("two emails reported a cost");
+    assert!(
+        (cost - 0.003).abs() < 1e-9,
+        "{n}: the costs reported, added: {cost}"
+    );
+
+    let quiet = activity(&f, t0() + Duration::days(1))
+        .await
+        .expect("supported");
+    assert_eq!(
+        quiet,
+        EmailActivity::default(),
+        "{n}: nothing created since: no days, no counts, no cost"
+    );
+}
+
+/// Without a copy of the message (not sent, or no such email) the answer is `None`;
+/// a backend that keeps no copies at all answers `Unsupported`, for every email.
+pub async fn sent_message_is_none_without_a_copy(backend: &dyn Backend) {
+    let f = Fixture::new(backend).await;
+    let u = user(1);
+    let e = email(&u, "evt_1", "welcome", EmailStatus::Pending, t0());
+    f.record(&e).await;
+    let n = f.name;
+    let answer = |id: EmailId| {
+        let f = &f;
+        async move {
+            match f.ledger().sent_message(&id).await {
+                Ok(None) => "none",
+                Err(StoreError::Unsupported(_)) => "unsupported",
+                Ok(Some(bytes)) => panic!("{n}: a copy of {id}: {} bytes", bytes.len()),
+                Err(other) => panic!("{n}: sent_message {id}: {other}"),
+            }
+        }
+    };
+    let recorded = answer(e.id.clone()).await;
+    let unknown = answer(EmailId::from_string("eml_nope")).await;
+    assert_eq!(
+        recorded, unknown,
+        "{n}: one answer for every email without a copy"
+    );
+}
