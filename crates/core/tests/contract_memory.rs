@@ -7,3 +7,9 @@ use engage_core::testing::memory::MemoryBackend;
 engage_core::clients_contract!(MemoryBackend);
 engage_core::import_contract!(MemoryBackend);
 engage_core::suppressions_contract!(MemoryBackend);
+
+mod ledger {
+    use super::MemoryBackend;
+
+    engage_core::ledger_contract!(MemoryBackend);
+}
