@@ -54,8 +54,15 @@ mod without_aws {
             ..Config::default()
         };
         config.mail.sender = SenderKind::Ses;
-        let e = crate::wiring::sender(&config).await.err().unwrap().to_string();
-        assert!(e.starts_with("mail.sender = \"ses\" needs the AWS backend"), "{e}");
+        let e = crate::wiring::sender(&config)
+            .await
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.starts_with("mail.sender = \"ses\" needs the AWS backend"),
+            "{e}"
+        );
         assert!(!dir.path().join("data").exists(), "nothing was created");
     }
 }
