@@ -14,7 +14,9 @@ VENV := $(CURDIR)/.venv
 
 ## Build and start engage on its embedded defaults (127.0.0.1:8080, ./data).
 run: web
-	$(CARGO) build --release --bin engage
+	@# `-p engage`: without it cargo resolves features for the whole workspace, and
+	@# engage-lambda's `engage/aws` would bring the AWS SDK back into this build.
+	$(CARGO) build --release -p engage --bin engage
 	$(CARGO_TARGET_DIR)/release/engage serve
 
 build:
@@ -22,7 +24,7 @@ build:
 
 ## The engage binary with the AWS backend (`backend = "aws"`, `engage aws init`, `mail.sender = "ses"`): the AWS SDK, left out of `make run`'s build.
 build-aws:
-	$(CARGO) build --release --bin engage --features aws
+	$(CARGO) build --release -p engage --bin engage --features aws
 
 ## Format check, lints, the CDK app's tests, the console's lint, unit tests and build, every Rust test, then the console end to end in Chromium.
 test: check-tools venv lint infra-test infra-lint web-test rust-test e2e
@@ -85,7 +87,7 @@ bench-lambda: venv
 
 ## The console with BENCH_CLIENTS clients (default 1,000,000, loaded by `engage demo`, about 7 minutes; BENCH_CONSOLE_DIR=dir keeps them for the next run): the clients page's first page in Chromium, and the initial JavaScript's gzipped size; writes docs/benchmarks.console.md into docs/benchmarks.md.
 bench-console: web chromium
-	$(CARGO) build --release --bin engage
+	$(CARGO) build --release -p engage --bin engage
 	@D="$(BENCH_CONSOLE_DIR)"; if [ -z "$$D" ]; then D=$$(mktemp -d); trap 'rm -rf "$$D"' EXIT; fi; \
 	  { [ -f "$$D/engage.db" ] || ENGAGE_DATA_DIR=$$D ENGAGE_DURABILITY=normal $(CARGO_TARGET_DIR)/release/engage demo --clients $(BENCH_CLIENTS); } && \
 	  cd web && BENCH_DATA_DIR=$$D BENCH_CLIENTS=$(BENCH_CLIENTS) E2E_ENGAGE_BIN=$(CARGO_TARGET_DIR)/release/engage \

@@ -20,7 +20,7 @@ pub use app::Application;
 
 /// The error of a command or setting that needs the AWS backend (`backend = "aws"`,
 /// `engage aws init`, `mail.sender = "ses"`) in a binary built without it (cargo
-/// feature `aws`, which `make run` leaves out so a first build is fast).
+/// feature `aws`, which `make run` leaves out of its build).
 #[cfg(not(feature = "aws"))]
 pub fn aws_not_built(what: &str) -> anyhow::Error {
     anyhow::anyhow!(
