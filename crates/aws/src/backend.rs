@@ -90,18 +90,7 @@ impl AwsBackend {
     pub async fn connect(sdk: SdkConfig, at: &Locations) -> anyhow::Result<Self> {
         let resources = at.resources.clone();
         let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
-        let sns = aws_sdk_sns::Client::new(&sdk);
-        let topic_arn = match &at.events_topic_arn {
-            Some(arn) => arn.clone(),
-            None => crate::sns::find_topic_arn(&sns, &resources.events_topic)
-                .await?
-                .with_context(|| {
-                    format!(
-                        "the events topic {} does not exist: run `engage aws init`",
-                        resources.events_topic
-                    )
-                })?,
-        };
+        let publisher = events_publisher(&sdk, at).await?;
         Ok(Self {
             clients: Arc::new(DynamoClients::for_resources(dynamodb.clone(), &resources)),
             ledger: Arc::new(DynamoLedger::new(dynamodb.clone(), &resources)),
@@ -110,7 +99,7 @@ impl AwsBackend {
                 dynamodb,
                 resources.ledger_table.clone(),
             )),
-            publisher: Arc::new(SnsPublisher::new(sns, topic_arn)),
+            publisher: Arc::new(publisher),
             sdk,
             resources,
         })
@@ -179,6 +168,24 @@ impl AwsBackend {
     pub fn replay(&self) -> Arc<dyn StreamReplay> {
         Arc::new(NoReplay)
     }
+}
+
+/// The events topic's publisher: the topic `at` names by ARN, else the one of the
+/// resources' name (one round trip). The stream function needs only this.
+pub async fn events_publisher(sdk: &SdkConfig, at: &Locations) -> anyhow::Result<SnsPublisher> {
+    let sns = aws_sdk_sns::Client::new(sdk);
+    let topic_arn = match &at.events_topic_arn {
+        Some(arn) => arn.clone(),
+        None => {
+            let name = &at.resources.events_topic;
+            crate::sns::find_topic_arn(&sns, name)
+                .await?
+                .with_context(|| {
+                    format!("the events topic {name} does not exist: run `engage aws init`")
+                })?
+        }
+    };
+    Ok(SnsPublisher::new(sns, topic_arn))
 }
 
 /// The email queue's dead-letter queue named by its redrive policy, else the one

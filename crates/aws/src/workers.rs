@@ -8,7 +8,7 @@ use crate::backend::AwsBackend;
 use crate::{QueueMessage, SqsQueue, StreamCheckpoints, StreamPoller};
 use engage_core::StoreError;
 use engage_core::ports::EventPublisher;
-use engage_core::processor::{Engine, backoff};
+use engage_core::processor::{Engine, backoff, tasks};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -111,36 +111,20 @@ impl AwsWorkers {
         }
         for _ in 0..self.settings.writers.max(1) {
             let me = self.clone();
-            let mut stop = shutdown.clone();
+            let stop = shutdown.clone();
             set.spawn(async move {
-                while !*stop.borrow() {
-                    match me.engine.write_due(1).await {
-                        Ok(n) if n > 0 => continue,
-                        Ok(_) => {}
-                        Err(e) => tracing::error!(error = %e, "email writer step failed"),
-                    }
-                    tokio::select! {
-                        _ = tokio::time::sleep(WRITER_IDLE) => {}
-                        _ = stop.changed() => {}
-                    }
-                }
+                tasks::repeat(
+                    stop,
+                    "email writer",
+                    || me.engine.write_due(1),
+                    || tokio::time::sleep(WRITER_IDLE),
+                )
+                .await;
             });
         }
         let me = self;
-        let mut stop = shutdown;
         set.spawn(async move {
-            let mut every = tokio::time::interval(me.settings.tick_every);
-            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            while !*stop.borrow() {
-                tokio::select! {
-                    _ = every.tick() => {
-                        if let Err(e) = me.engine.tick(500).await {
-                            tracing::error!(error = %e, "scheduler tick failed");
-                        }
-                    }
-                    _ = stop.changed() => {}
-                }
-            }
+            tasks::tick_every(&me.engine, me.settings.tick_every, shutdown).await;
         });
         set
     }

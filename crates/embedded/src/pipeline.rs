@@ -11,7 +11,7 @@
 use crate::Store;
 use crate::queue::{EMAIL_QUEUE, Handoff, QueueSettings, Received};
 use engage_core::StoreError;
-use engage_core::processor::{Engine, ProcessError, backoff};
+use engage_core::processor::{Engine, ProcessError, backoff, tasks};
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
@@ -271,39 +271,32 @@ impl Pipeline {
     /// in hand.
     pub fn spawn(self: Arc<Self>, shutdown: watch::Receiver<bool>) -> JoinSet<()> {
         let mut set = JoinSet::new();
+        let idle = self.settings.idle_poll;
         let me = self.clone();
-        let mut stop = shutdown.clone();
+        let stop = shutdown.clone();
         set.spawn(async move {
-            while !*stop.borrow() {
-                match me.pump_and_hand_off().await {
-                    Ok(n) if n > 0 => continue,
-                    Ok(_) => {}
-                    Err(e) => tracing::error!(error = %e, "stream tailer step failed"),
-                }
-                tokio::select! {
-                    _ = me.store.wait_for_changes(me.settings.idle_poll) => {}
-                    _ = stop.changed() => {}
-                }
-            }
+            tasks::repeat(
+                stop,
+                "stream tailer",
+                || me.pump_and_hand_off(),
+                || me.store.wait_for_changes(idle),
+            )
+            .await;
             if let Err(e) = me.return_handed_off().await {
                 tracing::warn!(error = %e, "returning messages handed off to the queue failed; they will be redelivered after the visibility timeout");
             }
         });
         for _ in 0..self.settings.workers.max(1) {
             let me = self.clone();
-            let mut stop = shutdown.clone();
+            let stop = shutdown.clone();
             set.spawn(async move {
-                while !*stop.borrow() {
-                    match me.work_once().await {
-                        Ok(n) if n > 0 => continue,
-                        Ok(_) => {}
-                        Err(e) => tracing::error!(error = %e, "email worker step failed"),
-                    }
-                    tokio::select! {
-                        _ = me.store.wait_for_messages(me.settings.idle_poll) => {}
-                        _ = stop.changed() => {}
-                    }
-                }
+                tasks::repeat(
+                    stop,
+                    "email worker",
+                    || me.work_once(),
+                    || me.store.wait_for_messages(idle),
+                )
+                .await;
                 if let Err(e) = me.flush_acks().await {
                     tracing::warn!(error = %e, "acknowledging the last messages failed; they will be redelivered");
                 }
@@ -314,36 +307,20 @@ impl Pipeline {
         }
         for _ in 0..self.settings.writers.max(1) {
             let me = self.clone();
-            let mut stop = shutdown.clone();
+            let stop = shutdown.clone();
             set.spawn(async move {
-                while !*stop.borrow() {
-                    match me.write_once(1).await {
-                        Ok(n) if n > 0 => continue,
-                        Ok(_) => {}
-                        Err(e) => tracing::error!(error = %e, "email writer step failed"),
-                    }
-                    tokio::select! {
-                        _ = me.store.wait_for_composing(me.settings.idle_poll) => {}
-                        _ = stop.changed() => {}
-                    }
-                }
+                tasks::repeat(
+                    stop,
+                    "email writer",
+                    || me.write_once(1),
+                    || me.store.wait_for_composing(idle),
+                )
+                .await;
             });
         }
         let me = self;
-        let mut stop = shutdown;
         set.spawn(async move {
-            let mut every = tokio::time::interval(me.settings.tick_every);
-            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            while !*stop.borrow() {
-                tokio::select! {
-                    _ = every.tick() => {
-                        if let Err(e) = me.engine.tick(500).await {
-                            tracing::error!(error = %e, "scheduler tick failed");
-                        }
-                    }
-                    _ = stop.changed() => {}
-                }
-            }
+            tasks::tick_every(&me.engine, me.settings.tick_every, shutdown).await;
         });
         set
     }

@@ -182,18 +182,10 @@ fn write_private(path: &std::path::Path, value: &str) -> anyhow::Result<std::pat
 
 /// The events topic's publisher (`aws.events_topic_arn`, else found by name).
 pub async fn publisher(started: &Started) -> anyhow::Result<Arc<SnsPublisher>> {
-    let sns = aws_sdk_sns::Client::new(&started.sdk);
-    let aws = &started.config.aws;
-    let arn = match &aws.events_topic_arn {
-        Some(arn) => arn.clone(),
-        None => {
-            let name = aws.resources().events_topic;
-            engage_aws::sns::find_topic_arn(&sns, &name)
-                .await?
-                .with_context(|| format!("the events topic {name} does not exist"))?
-        }
-    };
-    Ok(Arc::new(SnsPublisher::new(sns, arn)))
+    let at = engage::aws_host::locations(&started.config);
+    Ok(Arc::new(
+        engage_aws::backend::events_publisher(&started.sdk, &at).await?,
+    ))
 }
 
 /// The mailer's engine: the AWS backend's stores and publisher, the configured

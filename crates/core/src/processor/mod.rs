@@ -17,6 +17,7 @@ mod plan;
 mod preview;
 mod retry;
 mod schedule;
+pub mod tasks;
 mod write;
 
 pub use deliver::Delivery;
