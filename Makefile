@@ -34,6 +34,7 @@ rust-test:
 	$(CARGO) test -q -p engage-api --no-default-features --test router
 	@# engage as `make run` builds it (without the AWS backend): what needs AWS says so.
 	$(CARGO) test -q -p engage --lib
+	$(CARGO) test -q -p engage-host
 	scripts/test-summary.sh $(CARGO) test --workspace --all-targets --no-fail-fast
 
 ## The web console (web/): its packages, then the build engage embeds (web/dist).
@@ -120,7 +121,7 @@ $(IAC_VENV)/.installed: tools/iac-requirements.txt
 lint:
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
-	@# engage-lambda alone: its own feature set (engage and engage-api without docs-ui).
+	@# engage-lambda alone: its own feature set (engage-host, and engage-api without docs-ui).
 	$(CARGO) clippy -p engage-lambda --all-targets -- -D warnings
 	@# engage alone: without the AWS backend, as `make run` builds it.
 	$(CARGO) clippy -p engage --all-targets -- -D warnings

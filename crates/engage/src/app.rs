@@ -85,7 +85,7 @@ impl Application {
         aws_sdk: Option<aws_config::SdkConfig>,
     ) -> anyhow::Result<Self> {
         let host = Arc::new(AwsHost::build(&config, clock, aws_sdk).await?);
-        let extra = crate::metrics::counters_router(crate::metrics::install());
+        let extra = engage_host::metrics::router(crate::metrics::install(), None);
         let router = engage_api::router_with_site(host.state.clone(), extra, site());
         let listener = TcpListener::bind(config.addr)
             .await

@@ -2,10 +2,12 @@
 //! health check. `main.rs` only parses the command line and calls in here.
 
 pub mod app;
+/// The AWS backend wired from the configuration (engage-host's `aws`).
 #[cfg(feature = "aws")]
-pub mod aws_host;
+pub use engage_host::aws as aws_host;
 pub mod cli;
-pub mod config;
+/// The configuration, shared with the Lambda functions (engage-host's).
+pub use engage_host::config;
 #[cfg(feature = "console")]
 pub mod console;
 pub mod data_dir;
@@ -18,16 +20,9 @@ pub mod wiring;
 
 pub use app::Application;
 
-/// The error of a command or setting that needs the AWS backend (`backend = "aws"`,
-/// `engage aws init`, `mail.sender = "ses"`) in a binary built without it (cargo
-/// feature `aws`, which `make run` leaves out of its build).
-#[cfg(not(feature = "aws"))]
-pub fn aws_not_built(what: &str) -> anyhow::Error {
-    anyhow::anyhow!(
-        "{what} needs the AWS backend, which this engage binary was built without: build it with `make build-aws` (cargo build --release --features aws)"
-    )
-}
 pub use config::Config;
+#[cfg(not(feature = "aws"))]
+pub use engage_host::aws_not_built;
 
 #[cfg(all(test, not(feature = "aws")))]
 mod without_aws {

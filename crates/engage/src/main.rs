@@ -29,7 +29,7 @@ struct Common {
     #[arg(long)]
     data_dir: Option<PathBuf>,
     /// `embedded` (SQLite) or `aws` (overrides ENGAGE_BACKEND).
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = clap::builder::TypedValueParser::try_map(clap::builder::PossibleValuesParser::new(["embedded", "aws"]), |s| s.parse::<Backend>()))]
     backend: Option<Backend>,
 }
 

@@ -5,7 +5,6 @@
 use anyhow::Context as _;
 use engage_embedded::Store;
 use rand::Rng as _;
-use sha2::{Digest, Sha256};
 use std::path::Path;
 
 const ADMIN_TOKEN_KEY: &str = "admin_token_sha256";
@@ -16,9 +15,7 @@ fn random_hex(bytes: usize) -> String {
     hex::encode(buf)
 }
 
-pub fn token_hash(token: &str) -> [u8; 32] {
-    Sha256::digest(token.as_bytes()).into()
-}
+pub use engage_host::token_hash;
 
 /// The accepted admin token hashes, and the token created now (if this is the first
 /// start without `ENGAGE_ADMIN_TOKEN`), which the caller prints once.

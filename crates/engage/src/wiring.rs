@@ -1,161 +1,18 @@
-//! Building the engine's parts from the configuration: the sender, the generator,
-//! the feedback intake and the [`Engine`] itself. `Application::build` and the
-//! commands that act like the server (`engage resend`) share these.
+//! The embedded backend's engine from the configuration, over one SQLite store;
+//! `Application::build` and the commands that act like the server (`engage resend`)
+//! share it. Its parts are built as on every host ([`engage_host::wiring`]).
 
-use crate::config::{Config, SenderKind};
-use anyhow::Context as _;
+use crate::config::Config;
 use engage_core::clock::Clock;
-use engage_core::config::EngineConfig;
-use engage_core::ports::{ContentGenerator, FeedbackIntake, MailSender, SpendTally};
+use engage_core::ports::ContentGenerator;
 use engage_core::processor::Engine;
-use engage_core::unsubscribe::UnsubscribeLinks;
 use engage_embedded::Store;
-use engage_llm::{OpenAiGenerator, TemplateGenerator};
-use engage_mail::{OutboxSender, SmtpSender, Throttled};
+pub use engage_host::wiring::*;
+use engage_llm::TemplateGenerator;
 use std::sync::Arc;
-use std::time::Duration;
 
-/// The configured sender, held to `mail.max_send_rate` when one is set.
-pub async fn sender(config: &Config) -> anyhow::Result<Arc<dyn MailSender>> {
-    let m = &config.mail;
-    let sender: Arc<dyn MailSender> = match m.sender {
-        SenderKind::Outbox => Arc::new(
-            OutboxSender::new(config.data_dir.join("outbox")).context("creating the outbox")?,
-        ),
-        SenderKind::Smtp => {
-            let settings = m.smtp_settings()?;
-            tracing::info!(relay = %settings.relay(), security = %settings.security, "emails go out through SMTP");
-            Arc::new(SmtpSender::new(settings).context("configuring the SMTP sender")?)
-        }
-        #[cfg(not(feature = "aws"))]
-        SenderKind::Ses => return Err(crate::aws_not_built("mail.sender = \"ses\"")),
-        #[cfg(feature = "aws")]
-        SenderKind::Ses => {
-            let ses = engage_aws::SesSender::new(engage_aws::SesSettings {
-                region: m.ses.region.clone(),
-                endpoint_url: m.ses.endpoint_url.clone(),
-                configuration_set: m.ses.configuration_set.clone(),
-                max_concurrency: m.ses.max_concurrency,
-            })
-            .await;
-            tracing::info!("emails go out through Amazon SES");
-            Arc::new(ses)
-        }
-    };
-    Ok(match m.max_send_rate {
-        Some(rate) => Arc::new(Throttled::new(sender, rate)),
-        None => sender,
-    })
-}
-
-/// Where a model's daily budget is counted besides the process itself.
-#[derive(Debug, Clone, Copy)]
-pub enum Spending<'a> {
-    /// One process: the day so far is read from the emails `store` holds.
-    Store(&'a Store),
-    /// Many processes (the AWS backend): the day's spending is `tally`, shared.
-    Shared(&'a Arc<dyn SpendTally>),
-}
-
-/// The configured generator: the template, or a model whose daily budget counts what
-/// was already spent today (`spending`).
-pub async fn generator(
-    config: &Config,
-    spending: Spending<'_>,
-    clock: &Arc<dyn Clock>,
-    template: &Arc<dyn ContentGenerator>,
-) -> anyhow::Result<Arc<dyn ContentGenerator>> {
-    Ok(match config.llm.openai()? {
-        Some(settings) => {
-            tracing::info!(base_url = %settings.base_url, model = %settings.model, "emails are written by an LLM");
-            let llm = OpenAiGenerator::new(settings).context("building the LLM client")?;
-            let midnight = clock
-                .now()
-                .date_naive()
-                .and_time(chrono::NaiveTime::MIN)
-                .and_utc();
-            match spending {
-                Spending::Store(store) => {
-                    let (tokens, usd) = store.llm_spend_since(midnight).await?;
-                    llm.spent_earlier_today(tokens, usd);
-                    Arc::new(llm)
-                }
-                Spending::Shared(tally) => Arc::new(
-                    llm.with_tally(tally.clone())
-                        .await
-                        .context("reading the day's shared LLM spending")?,
-                ),
-            }
-        }
-        None => template.clone(),
-    })
-}
-
-/// Why feedback is on but takes nothing in: no topic is listed (any AWS account can
-/// make a topic and sign for it, so "any topic" is for tests only).
-pub const NO_FEEDBACK_TOPIC: &str = "feedback is on but feedback.sns_topic_arns lists no topic, so POST /webhooks/ses refuses every notification (403): list the SES feedback topic's ARN";
-
-/// `POST /webhooks/ses`'s intake, when feedback is on (by default with the SES sender).
-pub fn feedback(config: &Config) -> anyhow::Result<Option<Arc<dyn FeedbackIntake>>> {
-    let f = &config.feedback;
-    if !f.enabled.unwrap_or(config.mail.sender == SenderKind::Ses) {
-        return Ok(None);
-    }
-    if f.sns_topic_arns.is_empty() && !f.allow_any_topic {
-        tracing::warn!("{NO_FEEDBACK_TOPIC}");
-        return Ok(Some(Arc::new(RefusingIntake)));
-    }
-    let verifier = engage_feedback::Verifier::new(engage_feedback::VerifierConfig {
-        allowed_topic_arns: f.sns_topic_arns.clone(),
-        allow_any_topic: f.allow_any_topic,
-        max_age: Duration::from_secs(f.max_age_secs),
-        ..engage_feedback::VerifierConfig::default()
-    })
-    .context("building the SNS verifier")?;
-    Ok(Some(Arc::new(engage_feedback::SesIntake::new(verifier))))
-}
-
-/// The health entry of the feedback intake: none when feedback is off; `degraded`,
-/// with the reason, when it refuses everything for want of a topic.
-pub fn feedback_health(config: &Config) -> Option<engage_core::ports::DependencyHealth> {
-    use engage_core::ports::{DependencyHealth, HealthStatus};
-    let f = &config.feedback;
-    if !f.enabled.unwrap_or(config.mail.sender == SenderKind::Ses) {
-        return None;
-    }
-    let refusing = f.sns_topic_arns.is_empty() && !f.allow_any_topic;
-    Some(DependencyHealth {
-        name: "feedback".into(),
-        status: if refusing {
-            HealthStatus::Degraded
-        } else {
-            HealthStatus::Up
-        },
-        detail: if refusing {
-            serde_json::json!({"error": NO_FEEDBACK_TOPIC})
-        } else {
-            serde_json::json!({"topics": f.sns_topic_arns.len(), "any_topic": f.allow_any_topic})
-        },
-    })
-}
-
-/// Feedback on, and no topic to take it from: every notification is refused.
-#[derive(Debug)]
-struct RefusingIntake;
-
-#[async_trait::async_trait]
-impl FeedbackIntake for RefusingIntake {
-    async fn read(
-        &self,
-        _body: &str,
-    ) -> Result<engage_core::ports::Intake, engage_core::ports::IntakeError> {
-        Err(engage_core::ports::IntakeError::Refused(
-            NO_FEEDBACK_TOPIC.into(),
-        ))
-    }
-}
-
-/// The engine on `store`, with every part as configured.
+/// The engine on `store`, with every part as configured; a model's daily budget
+/// counts what the store's emails already spent today.
 pub async fn engine(
     config: &Config,
     store: &Store,
@@ -164,9 +21,9 @@ pub async fn engine(
     let secret =
         crate::secrets::unsubscribe_secret(config.unsubscribe_secret.as_deref(), &config.data_dir)?;
     let template: Arc<dyn ContentGenerator> = Arc::new(TemplateGenerator);
-    let generator = generator(config, Spending::Store(store), &clock, &template).await?;
+    let (tokens, usd) = store.llm_spend_since(start_of_day(&clock)).await?;
+    let generator = generator(config, Spending::Earlier { tokens, usd }, &template).await?;
     let store_arc = Arc::new(store.clone());
-    let links = links(config, &secret);
     Ok(Engine {
         clients: store_arc.clone(),
         ledger: store_arc.clone(),
@@ -175,34 +32,8 @@ pub async fn engine(
         sender: sender(config).await?,
         publisher: store_arc.clone(),
         suppressions: store_arc,
-        links,
+        links: links(config, &secret),
         clock,
         config: Arc::new(engine_config(config)),
     })
-}
-
-/// The unsubscribe links, signed with `secret` (and accepting the previous keys').
-pub fn links(config: &Config, secret: &[u8]) -> UnsubscribeLinks {
-    UnsubscribeLinks::new(&config.public_url(), secret)
-        .with_mailbox(config.mail.unsubscribe_mailbox.clone())
-        .with_previous_keys(
-            config
-                .unsubscribe_previous_secrets
-                .iter()
-                .map(|s| s.as_bytes().to_vec())
-                .collect(),
-        )
-}
-
-/// The engine's settings: the configured ones, with links to engage's own public
-/// address always allowed in content.
-pub fn engine_config(config: &Config) -> EngineConfig {
-    let mut engine = config.engine.clone();
-    if let Some(host) = reqwest::Url::parse(&config.public_url())
-        .ok()
-        .and_then(|u| u.host_str().map(str::to_string))
-    {
-        engine.guards.allow_host(&host);
-    }
-    engine
 }

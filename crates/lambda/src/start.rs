@@ -12,11 +12,11 @@
 
 use anyhow::Context as _;
 use aws_config::SdkConfig;
-use engage::config::{Backend, Config, Overrides, Secrets};
 use engage_aws::SnsPublisher;
 use engage_core::clock::SystemClock;
 use engage_core::ports::FeedbackIntake;
 use engage_core::processor::Engine;
+use engage_host::config::{Backend, Config, Overrides, Secrets};
 use std::sync::Arc;
 
 /// The secrets a function reads at start.
@@ -182,7 +182,7 @@ fn write_private(path: &std::path::Path, value: &str) -> anyhow::Result<std::pat
 
 /// The events topic's publisher (`aws.events_topic_arn`, else found by name).
 pub async fn publisher(started: &Started) -> anyhow::Result<Arc<SnsPublisher>> {
-    let at = engage::aws_host::locations(&started.config);
+    let at = engage_host::aws::locations(&started.config);
     Ok(Arc::new(
         engage_aws::backend::events_publisher(&started.sdk, &at).await?,
     ))
@@ -193,12 +193,12 @@ pub async fn publisher(started: &Started) -> anyhow::Result<Arc<SnsPublisher>> {
 /// email queue and the API's state (whose dead-letter queue lookup would cost two
 /// round trips at every cold start and needs grants the mailer does not have).
 pub async fn engine(started: &Started) -> anyhow::Result<Engine> {
-    let at = engage::aws_host::locations(&started.config);
+    let at = engage_host::aws::locations(&started.config);
     let backend = engage_aws::AwsBackend::connect(started.sdk.clone(), &at).await?;
-    engage::aws_host::engine(&started.config, &backend, Arc::new(SystemClock)).await
+    engage_host::aws::engine(&started.config, &backend, Arc::new(SystemClock)).await
 }
 
 /// The feedback intake (SES notifications), when feedback is on.
 pub fn feedback(started: &Started) -> anyhow::Result<Option<Arc<dyn FeedbackIntake>>> {
-    engage::wiring::feedback(&started.config)
+    engage_host::wiring::feedback(&started.config)
 }

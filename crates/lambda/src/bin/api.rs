@@ -17,12 +17,12 @@ async fn main() -> Result<(), lambda_http::Error> {
     .await
     .inspect_err(|e| tracing::error!(error = format!("{e:#}"), "the api function cannot start"))?;
     let clock = std::sync::Arc::new(engage_core::clock::SystemClock);
-    let host = engage::aws_host::AwsHost::build(&started.config, clock, Some(started.sdk))
+    let host = engage_host::aws::AwsHost::build(&started.config, clock, Some(started.sdk))
         .await
         .inspect_err(|e| {
             tracing::error!(error = format!("{e:#}"), "the api function cannot start")
         })?;
-    let extra = engage::metrics::counters_router(engage::metrics::install());
+    let extra = engage_host::metrics::router(engage_host::metrics::install(), None);
     if started.origin_secret.is_none() {
         tracing::warn!("no origin secret: the API answers at its execute-api address too");
     }

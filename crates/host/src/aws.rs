@@ -1,4 +1,4 @@
-//! `engage serve --backend aws` and the Lambda `api` function: the AWS backend
+//! `engage serve --backend aws` and the Lambda functions: the AWS backend
 //! ([`engage_aws::AwsBackend`]) wired from the configuration — the generator, the
 //! sender, the links and the API's state. Everything AWS-specific lives in
 //! engage-aws; this module only chooses.
@@ -46,7 +46,6 @@ pub async fn engine(
     let generator = crate::wiring::generator(
         config,
         crate::wiring::Spending::Shared(&backend.tally),
-        &clock,
         &template,
     )
     .await?;
@@ -111,7 +110,7 @@ impl AwsHost {
             dead_letters: queue.dead_letters,
             replay: backend.replay(),
             health: Arc::new(health),
-            auth: TokenAuth::new(vec![crate::secrets::token_hash(admin_token)]),
+            auth: TokenAuth::new(vec![crate::token_hash(admin_token)]),
             feedback: crate::wiring::feedback(config)?,
         };
         let p = &config.pipeline;

@@ -4,7 +4,7 @@
 //!
 //! Written here rather than taken from the `secrecy` crate: `secrecy`'s
 //! `SecretString` refuses to serialize (on purpose), and the configuration is loaded
-//! through figment by serializing the defaults first; a secret read from the
+//! by serializing the defaults first (`sources.rs`); a secret read from the
 //! environment must also still be handed to libraries as a plain `&str`.
 
 use serde::{Deserialize, Serialize};

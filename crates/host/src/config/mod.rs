@@ -1,10 +1,9 @@
 //! Configuration: embedded defaults, then `engage.toml` (or the file named by
 //! `ENGAGE_CONFIG`), then the environment (`ENGAGE_*`, nested keys with `__`, e.g.
-//! `ENGAGE_POLICY__FREQUENCY_CAP=3`), then command-line flags.
+//! `ENGAGE_POLICY__FREQUENCY_CAP=3`), then command-line flags ([`sources`] reads and
+//! merges them).
 
 use engage_core::config::EngineConfig;
-use figment::Figment;
-use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -13,16 +12,29 @@ mod aws;
 mod llm;
 mod mail;
 mod redacted;
+mod sources;
 pub use aws::AwsConfig;
 pub use llm::{GeneratorKind, LlmConfig};
 pub use mail::{FeedbackConfig, MailConfig, SenderKind, SesConfig, SmtpConfig};
 pub use redacted::{MIN_TOKEN_BITS, Redacted, estimated_bits};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Backend {
     Embedded,
     Aws,
+}
+
+impl std::str::FromStr for Backend {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "embedded" => Ok(Self::Embedded),
+            "aws" => Ok(Self::Aws),
+            other => Err(format!("unknown backend `{other}`: `embedded` or `aws`")),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -163,46 +175,7 @@ impl Config {
     /// process that reads them from elsewhere (a Lambda function, from Secrets
     /// Manager) and then checks the ones it uses with [`Config::require_secrets`].
     pub fn load_settings(overrides: &Overrides) -> anyhow::Result<Self> {
-        let named = std::env::var_os("ENGAGE_CONFIG").map(PathBuf::from);
-        if let Some(f) = &named
-            && !f.exists()
-        {
-            anyhow::bail!("ENGAGE_CONFIG names {}, which does not exist", f.display());
-        }
-        let file = named.unwrap_or_else(|| "engage.toml".into());
-        Self::from_figment(
-            Self::figment(Toml::file(file), Env::prefixed("ENGAGE_")),
-            overrides,
-        )
-    }
-
-    /// The sources in priority order. Environment names that are not configuration
-    /// keys (the config file's name, the log format) are left out.
-    fn figment(file: impl figment::Provider, env: Env) -> Figment {
-        Figment::from(Serialized::defaults(Config::default()))
-            .merge(file)
-            // `ENGAGE_ORIGIN_SECRET` is read by the Lambda `api` function itself.
-            .merge(
-                env.split("__")
-                    .ignore(&["config", "log_format", "origin_secret"]),
-            )
-    }
-
-    fn from_figment(mut fig: Figment, overrides: &Overrides) -> anyhow::Result<Self> {
-        if let Some(a) = overrides.addr {
-            fig = fig.merge(Serialized::default("addr", a));
-        }
-        if let Some(d) = &overrides.data_dir {
-            fig = fig.merge(Serialized::default("data_dir", d));
-        }
-        if let Some(b) = overrides.backend {
-            fig = fig.merge(Serialized::default("backend", b));
-        }
-        let config: Config = fig
-            .extract()
-            .map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
-        config.validate_settings()?;
-        Ok(config)
+        Self::from_process(overrides)
     }
 
     /// Every check: the settings, and on the AWS backend both secrets.
@@ -315,24 +288,25 @@ impl Config {
 }
 
 #[cfg(test)]
-// `figment::Jail` fixes its closures' error type to figment's own (large) error.
-#[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
-    use figment::Jail;
+    use std::path::Path;
 
-    /// Loads through the real path, in a jail with its own directory and environment.
+    /// Loads from a file's text and variables, checking every secret as
+    /// [`Config::load`] does (without touching the process's environment).
+    fn load_with(
+        toml: &str,
+        env: &[(&str, &str)],
+        overrides: &Overrides,
+    ) -> Result<Config, String> {
+        let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string()));
+        Config::from_sources(Some((Path::new("engage.toml"), toml)), env, overrides)
+            .and_then(|c| c.require_secrets(Secrets::ALL).map(|()| c))
+            .map_err(|e| e.to_string())
+    }
+
     fn load(toml: &str, env: &[(&str, &str)]) -> Result<Config, String> {
-        let mut out = Err(String::new());
-        Jail::expect_with(|jail| {
-            jail.create_file("engage.toml", toml)?;
-            for (k, v) in env {
-                jail.set_env(k, v);
-            }
-            out = Config::load(&Overrides::default()).map_err(|e| e.to_string());
-            Ok(())
-        });
-        out
+        load_with(toml, env, &Overrides::default())
     }
 
     #[test]
@@ -367,20 +341,71 @@ mod tests {
     }
 
     #[test]
+    fn an_error_names_the_key_and_the_source_that_set_it() {
+        let e = load("", &[("ENGAGE_PIPELINE__WORKERS", "many")]).unwrap_err();
+        assert!(
+            e.starts_with("configuration: pipeline.workers: invalid type"),
+            "{e}"
+        );
+        assert!(e.ends_with("(set by ENGAGE_PIPELINE__WORKERS)"), "{e}");
+        let e = load("", &[("ENGAGE_ADRR", "127.0.0.1:1")]).unwrap_err();
+        assert!(
+            e.starts_with("configuration: adrr: unknown field `adrr`"),
+            "{e}"
+        );
+        assert!(e.ends_with("(set by ENGAGE_ADRR)"), "{e}");
+        let e = load("[pipeline]\nwokers = 2\n", &[]).unwrap_err();
+        assert!(
+            e.starts_with("configuration: pipeline.wokers: unknown field"),
+            "{e}"
+        );
+        assert!(
+            e.ends_with("(set by pipeline.wokers in engage.toml)"),
+            "{e}"
+        );
+        let e = load("[pipeline\n", &[]).unwrap_err();
+        assert!(e.starts_with("configuration: engage.toml: "), "{e}");
+        let e = load("", &[("ENGAGE_POLICY__FREQUENCY_CAP", "x")]).unwrap_err();
+        assert!(
+            e.starts_with("configuration: policy.frequency_cap: invalid type"),
+            "{e}"
+        );
+        assert!(e.ends_with("(set by ENGAGE_POLICY__FREQUENCY_CAP)"), "{e}");
+        let e = load("", &[("ENGAGE_POLICY____CAP", "1")]).unwrap_err();
+        assert!(
+            e.contains("ENGAGE_POLICY____CAP is not a configuration key"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_string_setting_keeps_a_variables_text_that_looks_like_a_number() {
+        let token = "738205619374025816394720";
+        let c = load(
+            "",
+            &[
+                ("ENGAGE_ADMIN_TOKEN", token),
+                ("ENGAGE_UNSUBSCRIBE_SECRET", "1234567890123456789"),
+                ("ENGAGE_LLM__MODEL", "4"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.admin_token.as_deref(), Some(token));
+        assert_eq!(c.unsubscribe_secret.as_deref(), Some("1234567890123456789"));
+        assert_eq!(c.llm.model.as_deref(), Some("4"));
+    }
+
+    #[test]
     fn the_environment_overrides_the_file_and_flags_override_both() {
-        let mut out = None;
-        Jail::expect_with(|jail| {
-            jail.create_file("engage.toml", "addr = \"127.0.0.1:9000\"\n")?;
-            jail.set_env("ENGAGE_ADDR", "127.0.0.1:9001");
-            let from_env = Config::load(&Overrides::default()).unwrap().addr.port();
-            let flag = Overrides {
-                addr: Some("127.0.0.1:9002".parse().unwrap()),
-                ..Overrides::default()
-            };
-            out = Some((from_env, Config::load(&flag).unwrap().addr.port()));
-            Ok(())
-        });
-        assert_eq!(out, Some((9001, 9002)));
+        let file = "addr = \"127.0.0.1:9000\"\n";
+        let env = [("ENGAGE_ADDR", "127.0.0.1:9001")];
+        assert_eq!(load(file, &[]).unwrap().addr.port(), 9000);
+        assert_eq!(load(file, &env).unwrap().addr.port(), 9001);
+        let flag = Overrides {
+            addr: Some("127.0.0.1:9002".parse().unwrap()),
+            ..Overrides::default()
+        };
+        assert_eq!(load_with(file, &env, &flag).unwrap().addr.port(), 9002);
     }
 
     #[test]
