@@ -1,0 +1,272 @@
+//! A decision's commit: one `TransactWriteItems` of the claim, the decision, the
+//! email and the client's score item (see the module's documentation in
+//! [`super`]), and how a cancelled one is answered.
+
+use super::items::{
+    DECISION_PREFIX, RESCORE_SHARD, claim_key, email_item, ledger_state, recent_emails, score_key,
+};
+use super::{DynamoLedger, build_error};
+use crate::ddb::{Item, item, n, s, sdk_error, to_json, ts, unexpected};
+use crate::tables::keys;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Put, TransactWriteItem, Update};
+use chrono::Duration;
+use engage_core::StoreError;
+use engage_core::ports::{CommitResult, DecisionCommit};
+use std::collections::HashMap;
+
+/// How long a score item remembers an email's id (past the window, for clocks that
+/// disagree a little).
+const RECENT_KEEP_DAYS: i64 = 100;
+/// Tries of a decision commit cancelled by a conflicting transaction or throttling.
+const COMMIT_TRIES: u32 = 5;
+
+impl DynamoLedger {
+    /// Writes one decision's claim, decision, email and score in one transaction,
+    /// unless the event is already claimed or the client's ledger moved on.
+    pub(super) async fn commit_one(
+        &self,
+        commit: DecisionCommit,
+    ) -> Result<CommitResult, StoreError> {
+        let decision_body = commit.decision.as_ref().map(to_json).transpose()?;
+        let email = commit.email.as_ref().map(email_item).transpose()?;
+        let score_body = commit.score.as_ref().map(to_json).transpose()?;
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let stored = self
+                .get(&self.ledger, score_key(&commit.user_id), "ledger state")
+                .await?;
+            let (stored_version, stored_seq) = ledger_state(stored.as_ref())?;
+            if stored_seq != commit.expected_ledger_seq {
+                return Ok(match self.claim(&commit.event_id).await? {
+                    Some(claim) => CommitResult::AlreadyClaimed(claim),
+                    None => CommitResult::Stale,
+                });
+            }
+
+            let mut items = Vec::with_capacity(4);
+            // The claim comes first: its cancellation reason is at index 0.
+            items.push(match &commit.decision {
+                Some(d) => {
+                    let mut claim = claim_key(&commit.event_id);
+                    claim.insert("decision_id".into(), s(d.id.as_str()));
+                    claim.insert("claimed_at".into(), s(ts(d.at)));
+                    if let Some(e) = &commit.email {
+                        claim.insert("email_id".into(), s(e.id.as_str()));
+                    }
+                    TransactWriteItem::builder()
+                        .put(
+                            Put::builder()
+                                .table_name(&self.ledger)
+                                .set_item(Some(claim))
+                                .condition_expression("attribute_not_exists(pk)")
+                                .build()
+                                .map_err(build_error)?,
+                        )
+                        .build()
+                }
+                // No decision, no claim to write, but an existing one still wins.
+                None => TransactWriteItem::builder()
+                    .condition_check(
+                        ConditionCheck::builder()
+                            .table_name(&self.ledger)
+                            .set_key(Some(claim_key(&commit.event_id)))
+                            .condition_expression("attribute_not_exists(pk)")
+                            .build()
+                            .map_err(build_error)?,
+                    )
+                    .build(),
+            });
+            if let (Some(d), Some(body)) = (&commit.decision, &decision_body) {
+                items.push(
+                    TransactWriteItem::builder()
+                        .put(
+                            Put::builder()
+                                .table_name(&self.ledger)
+                                .set_item(Some(item([
+                                    (keys::PK, s(format!("user#{}", d.user_id))),
+                                    (
+                                        keys::SK,
+                                        s(format!("{DECISION_PREFIX}{}#{}", ts(d.at), d.id)),
+                                    ),
+                                    ("body", s(body)),
+                                ])))
+                                .build()
+                                .map_err(build_error)?,
+                        )
+                        .build(),
+                );
+            }
+            let email_at = email.as_ref().map(|_| items.len());
+            if let Some(e) = &email {
+                items.push(
+                    TransactWriteItem::builder()
+                        .put(
+                            Put::builder()
+                                .table_name(&self.emails)
+                                .set_item(Some(e.clone()))
+                                .condition_expression("attribute_not_exists(pk)")
+                                .build()
+                                .map_err(build_error)?,
+                        )
+                        .build(),
+                );
+            }
+            let score_at = items.len();
+            items.push(self.score_write(
+                &commit,
+                score_body.as_deref(),
+                stored.as_ref(),
+                stored_version,
+            )?);
+
+            let error = match self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items))
+                .send()
+                .await
+            {
+                Ok(_) => return Ok(CommitResult::Committed),
+                Err(e) => e,
+            };
+            let reasons: Vec<String> = match &error {
+                SdkError::ServiceError(se) => match se.err() {
+                    TransactWriteItemsError::TransactionCanceledException(t) => t
+                        .cancellation_reasons()
+                        .iter()
+                        .map(|r| r.code().unwrap_or("None").to_string())
+                        .collect(),
+                    _ => return Err(sdk_error("TransactWriteItems (decision commit)", error)),
+                },
+                _ => return Err(sdk_error("TransactWriteItems (decision commit)", error)),
+            };
+            let failed = |i: usize| {
+                reasons
+                    .get(i)
+                    .is_some_and(|c| c == "ConditionalCheckFailed")
+            };
+            if failed(0) {
+                return match self.claim(&commit.event_id).await? {
+                    Some(claim) => Ok(CommitResult::AlreadyClaimed(claim)),
+                    None => Err(unexpected(format!(
+                        "the claim of event {} failed its condition but is not there",
+                        commit.event_id
+                    ))),
+                };
+            }
+            if failed(score_at) {
+                return Ok(CommitResult::Stale);
+            }
+            if email_at.is_some_and(failed) {
+                return Err(unexpected(format!(
+                    "decision commit for event {}: its email is already recorded, without a claim",
+                    commit.event_id
+                )));
+            }
+            let transient = reasons.iter().any(|c| {
+                matches!(
+                    c.as_str(),
+                    "TransactionConflict" | "ThrottlingError" | "ProvisionedThroughputExceeded"
+                )
+            });
+            if !transient || tries >= COMMIT_TRIES {
+                return Err(sdk_error("TransactWriteItems (decision commit)", error));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20 << tries)).await;
+        }
+    }
+
+    /// The commit's write of the client's score item, conditional on `ledger_seq`.
+    fn score_write(
+        &self,
+        commit: &DecisionCommit,
+        score_body: Option<&str>,
+        stored: Option<&Item>,
+        stored_version: Option<u64>,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let condition = if commit.expected_ledger_seq == 0 {
+            "(attribute_not_exists(#seq) OR #seq = :seq)"
+        } else {
+            "#seq = :seq"
+        };
+        let mut names = HashMap::from([("#seq".to_string(), "ledger_seq".to_string())]);
+        let mut values = HashMap::from([(":seq".to_string(), n(commit.expected_ledger_seq))]);
+        let mut set = Vec::new();
+        if let Some(e) = &commit.email {
+            // The client's recent emails, for the strongly consistent context.
+            let created = ts(e.created_at);
+            let keep = ts(e.created_at - Duration::days(RECENT_KEEP_DAYS));
+            let mut recent: HashMap<String, AttributeValue> = recent_emails(stored)
+                .into_iter()
+                .filter(|(_, at)| *at >= keep)
+                .map(|(id, at)| (id, s(at)))
+                .collect();
+            recent.insert(e.id.to_string(), s(created));
+            set.push("#recent = :recent");
+            names.insert("#recent".into(), "recent_emails".into());
+            values.insert(":recent".into(), AttributeValue::M(recent));
+        }
+        if let (Some(score), Some(body)) = (&commit.score, score_body) {
+            set.push(
+                "#score = :score, #tier = :tier, #body = :body, #version = :version, \
+                 #next = :next, #shard = :shard, #seq = :next_seq",
+            );
+            for (k, v) in [
+                ("#score", "score"),
+                ("#tier", "tier"),
+                ("#body", "body"),
+                ("#version", "last_processed_version"),
+                ("#next", "next_rescore_at"),
+                ("#shard", "rescore_shard"),
+            ] {
+                names.insert(k.into(), v.into());
+            }
+            let version = stored_version.map_or(commit.processed_version, |v| {
+                v.max(commit.processed_version)
+            });
+            for (k, v) in [
+                (":score", n(u64::from(score.score))),
+                (":tier", s(score.tier.as_str())),
+                (":body", s(body)),
+                (":version", n(version)),
+                (":next", s(ts(commit.next_rescore_at))),
+                (":shard", s(RESCORE_SHARD)),
+                (":next_seq", n(commit.expected_ledger_seq + 1)),
+            ] {
+                values.insert(k.into(), v);
+            }
+        }
+        let key = score_key(&commit.user_id);
+        Ok(if set.is_empty() {
+            TransactWriteItem::builder()
+                .condition_check(
+                    ConditionCheck::builder()
+                        .table_name(&self.ledger)
+                        .set_key(Some(key))
+                        .condition_expression(condition)
+                        .set_expression_attribute_names(Some(names))
+                        .set_expression_attribute_values(Some(values))
+                        .build()
+                        .map_err(build_error)?,
+                )
+                .build()
+        } else {
+            TransactWriteItem::builder()
+                .update(
+                    Update::builder()
+                        .table_name(&self.ledger)
+                        .set_key(Some(key))
+                        .update_expression(format!("SET {}", set.join(", ")))
+                        .condition_expression(condition)
+                        .set_expression_attribute_names(Some(names))
+                        .set_expression_attribute_values(Some(values))
+                        .build()
+                        .map_err(build_error)?,
+                )
+                .build()
+        })
+    }
+}
