@@ -20,6 +20,11 @@
 //!   rescores) are conditional updates of the sort key the index was queried on, so
 //!   two sweepers never both take one item, and an index that lags only costs a
 //!   failed condition.
+//!
+//! The ledger's parts: [`items`] (the items as stored and read back), [`context`]
+//! (what a decision reads), [`commit`] (the decision's transaction), [`emails`] (status
+//! moves, due emails and composing leases), [`rescores`], [`lists`] (the console's
+//! lists) and [`schema`] (the tables' creation).
 
 mod commit;
 mod context;
