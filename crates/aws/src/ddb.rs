@@ -1,9 +1,11 @@
 //! Small DynamoDB helpers the adapters share: attribute values, the sortable time
-//! format, JSON bodies, opaque list cursors, batched reads and error mapping.
+//! format, JSON bodies, opaque list cursors, batched reads, error mapping and the
+//! one retry policy.
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use backon::{BackoffBuilder, ExponentialBuilder};
 use chrono::{DateTime, Utc};
 use engage_core::StoreError;
 pub(crate) use engage_core::keys::{
@@ -131,8 +133,25 @@ pub(crate) fn condition_failed<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -
     matches!(e, SdkError::ServiceError(se) if se.err().code() == Some("ConditionalCheckFailedException"))
 }
 
+/// The one retry policy of the DynamoDB adapters, for what DynamoDB says may succeed
+/// if tried again (a transaction cancelled by a conflicting one or by throttling,
+/// keys a batch read left unprocessed): up to `retries` more tries, the first after
+/// 20 ms, each next one after twice as long (a second at most), plus up to as much
+/// again at random, so that writers which collided do not collide again in step.
+pub(crate) fn retry_policy(retries: usize) -> ExponentialBuilder {
+    ExponentialBuilder::new()
+        .with_min_delay(Duration::from_millis(20))
+        .with_factor(2.0)
+        .with_max_delay(Duration::from_secs(1))
+        .with_jitter()
+        .with_max_times(retries)
+}
+
+/// How many times [`batch_get`] asks again for the keys DynamoDB left unprocessed.
+const BATCH_RETRIES: usize = 8;
+
 /// Reads the items with these keys from `table` (strongly consistent), in batches of
-/// 100, retrying the keys DynamoDB leaves unprocessed. The items come in no
+/// 100, asking again for the keys DynamoDB leaves unprocessed ([`retry_policy`]). The items come in no
 /// particular order; a key without an item is left out.
 pub(crate) async fn batch_get(
     client: &Client,
@@ -143,7 +162,7 @@ pub(crate) async fn batch_get(
     let mut out = Vec::with_capacity(keys.len());
     for chunk in keys.chunks(100) {
         let mut pending = chunk.to_vec();
-        let mut attempt = 0u32;
+        let mut delays = retry_policy(BATCH_RETRIES).build();
         while !pending.is_empty() {
             let mut request = KeysAndAttributes::builder()
                 .set_keys(Some(std::mem::take(&mut pending)))
@@ -171,13 +190,13 @@ pub(crate) async fn batch_get(
                 .map(|k| k.keys().to_vec())
                 .filter(|k| !k.is_empty())
             {
-                attempt += 1;
-                if attempt > 8 {
-                    return Err(unexpected(
-                        "BatchGetItem left keys unprocessed after 8 tries (transient: throttled, worth retrying later)",
-                    ));
-                }
-                tokio::time::sleep(Duration::from_millis(25 << attempt.min(5))).await;
+                let Some(delay) = delays.next() else {
+                    return Err(unexpected(format!(
+                        "BatchGetItem left keys unprocessed after {BATCH_RETRIES} tries \
+                         (transient: throttled, worth retrying later)"
+                    )));
+                };
+                tokio::time::sleep(delay).await;
                 pending = left;
             }
         }

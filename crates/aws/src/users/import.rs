@@ -3,11 +3,9 @@
 
 use super::DynamoClients;
 use super::items::{client_of, guard_key, guard_key_of, user_key};
-use super::writes::build;
-use crate::ddb::{Item, opt_s as get_s};
+use crate::ddb::{Item, batch_get, opt_s as get_s};
 use crate::tables::keys;
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::KeysAndAttributes;
 use engage_core::StoreError;
 use engage_core::client::{Client, EmailAddress};
 use engage_core::ports::{ClientImport, ClientStore, ClientWrite};
@@ -41,27 +39,24 @@ impl ClientImport for DynamoClients {
         &self,
         emails: &[EmailAddress],
     ) -> Result<Vec<Option<Client>>, StoreError> {
-        let guards: Vec<String> = emails
+        let wanted = emails
             .iter()
             .map(guard_key)
             .collect::<HashSet<_>>()
-            .into_iter()
+            .iter()
+            .map(|g| user_key(g))
             .collect();
-        let mut owner_of: HashMap<String, String> = HashMap::new();
-        for chunk in guards.chunks(100) {
-            let keys = build(
-                KeysAndAttributes::builder()
-                    .set_keys(Some(chunk.iter().map(|g| user_key(g)).collect()))
-                    .consistent_read(true)
-                    .build(),
-            )?;
-            let got = self.batch_get_from(&self.users_table, keys).await?;
-            for item in got {
-                if let (Some(pk), Some(user)) = (get_s(&item, keys::PK), get_s(&item, "user_id")) {
-                    owner_of.insert(pk.to_string(), user.to_string());
-                }
-            }
-        }
+        let owner_of: HashMap<String, String> =
+            batch_get(&self.client, &self.users_table, wanted, None)
+                .await?
+                .iter()
+                .filter_map(|i| {
+                    Some((
+                        get_s(i, keys::PK)?.to_string(),
+                        get_s(i, "user_id")?.to_string(),
+                    ))
+                })
+                .collect();
         let ids: Vec<String> = owner_of
             .values()
             .cloned()

@@ -2,11 +2,10 @@
 //! many clients with their score items and suppressions, and the list's scan.
 
 use super::items::{client_of, score_key, user_key, with_score};
-use super::writes::{backoff, build};
 use super::{DynamoClients, KIND_USER, unexpected};
-use crate::ddb::{Item, opt_s as get_s, s};
+use crate::ddb::{Item, batch_get, names, opt_s as get_s, s};
+use crate::suppressions::suppression_key;
 use crate::tables::keys;
-use aws_sdk_dynamodb::types::KeysAndAttributes;
 use engage_core::StoreError;
 use engage_core::ids::UserId;
 use engage_core::ports::ClientWithScore;
@@ -27,36 +26,26 @@ impl DynamoClients {
         Ok(out.item.filter(|i| get_s(i, "kind") == Some(KIND_USER)))
     }
 
-    /// Which of these normalized addresses (distinct, at most 100) are on the
-    /// suppression list: one `BatchGetItem` of their suppression items.
+    /// Which of these normalized addresses are on the suppression list: their
+    /// suppression items, in batches.
     pub(super) async fn suppressed_among(
         &self,
         addresses: &[String],
     ) -> Result<HashSet<String>, StoreError> {
-        if addresses.is_empty() {
-            return Ok(HashSet::new());
-        }
-        let keys = build(
-            KeysAndAttributes::builder()
-                .set_keys(Some(
-                    addresses
-                        .iter()
-                        .collect::<HashSet<_>>()
-                        .into_iter()
-                        .map(|a| crate::suppressions::suppression_key(a))
-                        .collect(),
-                ))
-                .projection_expression("#email")
-                .expression_attribute_names("#email", "email")
-                .consistent_read(true)
-                .build(),
-        )?;
-        Ok(self
-            .batch_get_from(&self.ledger_table, keys)
-            .await?
+        let wanted = addresses
             .iter()
-            .filter_map(|i| get_s(i, "email").map(str::to_string))
-            .collect())
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .map(|a| suppression_key(a))
+            .collect();
+        let projection = ("#email", names([("#email", "email")]).unwrap_or_default());
+        Ok(
+            batch_get(&self.client, &self.ledger_table, wanted, Some(projection))
+                .await?
+                .iter()
+                .filter_map(|i| get_s(i, "email").map(str::to_string))
+                .collect(),
+        )
     }
 
     pub(super) async fn score_item(&self, id: &UserId) -> Result<Option<Item>, StoreError> {
@@ -75,64 +64,13 @@ impl DynamoClients {
         Ok(out.item)
     }
 
-    /// Items of `table` by key, in any order; `BatchGetItem`'s unprocessed keys are
-    /// asked for again. Keys must be distinct and at most 100.
-    /// [`Self::batch_get`] of one table: its items.
-    pub(super) async fn batch_get_from(
-        &self,
-        table: &str,
-        keys: KeysAndAttributes,
-    ) -> Result<Vec<Item>, StoreError> {
-        let mut got = self
-            .batch_get(HashMap::from([(table.to_string(), keys)]))
-            .await?;
-        Ok(got.remove(table).unwrap_or_default())
-    }
-
-    pub(super) async fn batch_get(
-        &self,
-        requests: HashMap<String, KeysAndAttributes>,
-    ) -> Result<HashMap<String, Vec<Item>>, StoreError> {
-        let mut out: HashMap<String, Vec<Item>> = HashMap::new();
-        let mut pending = requests;
-        let mut attempt = 0;
-        while !pending.is_empty() {
-            let r = self
-                .client
-                .batch_get_item()
-                .set_request_items(Some(pending))
-                .send()
-                .await
-                .map_err(|e| unexpected("reading clients", e))?;
-            for (table, items) in r.responses.unwrap_or_default() {
-                out.entry(table).or_default().extend(items);
-            }
-            pending = r.unprocessed_keys.unwrap_or_default();
-            pending.retain(|_, k| !k.keys().is_empty());
-            if !pending.is_empty() {
-                attempt += 1;
-                tokio::time::sleep(backoff(attempt.min(6))).await;
-            }
-        }
-        Ok(out)
-    }
-
-    /// The user items with these ids (distinct, at most 100), by id.
+    /// The user items with these ids (distinct), by id.
     pub(super) async fn users_by_id(
         &self,
         ids: &[String],
     ) -> Result<HashMap<String, Item>, StoreError> {
-        if ids.is_empty() {
-            return Ok(HashMap::new());
-        }
-        let keys = build(
-            KeysAndAttributes::builder()
-                .set_keys(Some(ids.iter().map(|id| user_key(id)).collect()))
-                .consistent_read(true)
-                .build(),
-        )?;
-        Ok(self
-            .batch_get_from(&self.users_table, keys)
+        let wanted = ids.iter().map(|id| user_key(id)).collect();
+        Ok(batch_get(&self.client, &self.users_table, wanted, None)
             .await?
             .into_iter()
             .filter(|i| get_s(i, "kind") == Some(KIND_USER))
@@ -140,44 +78,26 @@ impl DynamoClients {
             .collect())
     }
 
-    /// The clients with these ids and their stored scores (at most 50 ids, distinct),
-    /// read in one `BatchGetItem` over both tables: by id.
+    /// The clients with these ids (distinct) and their stored scores and
+    /// suppressions, by id; the two tables are read side by side.
     pub(super) async fn with_scores(
         &self,
         ids: &[String],
     ) -> Result<HashMap<String, ClientWithScore>, StoreError> {
-        if ids.is_empty() {
-            return Ok(HashMap::new());
-        }
-        let users = build(
-            KeysAndAttributes::builder()
-                .set_keys(Some(ids.iter().map(|id| user_key(id)).collect()))
-                .consistent_read(true)
-                .build(),
+        let users = ids.iter().map(|id| user_key(id)).collect();
+        let scores = ids
+            .iter()
+            .map(|id| score_key(&UserId::from_string(id.as_str())))
+            .collect();
+        let projection = (
+            "#pk, #score, #tier",
+            names([("#pk", keys::PK), ("#score", "score"), ("#tier", "tier")]).unwrap_or_default(),
+        );
+        let (users, scores) = tokio::try_join!(
+            batch_get(&self.client, &self.users_table, users, None),
+            batch_get(&self.client, &self.ledger_table, scores, Some(projection)),
         )?;
-        let scores = build(
-            KeysAndAttributes::builder()
-                .set_keys(Some(
-                    ids.iter()
-                        .map(|id| score_key(&UserId::from_string(id.as_str())))
-                        .collect(),
-                ))
-                .projection_expression("#pk, #score, #tier")
-                .expression_attribute_names("#pk", keys::PK)
-                .expression_attribute_names("#score", "score")
-                .expression_attribute_names("#tier", "tier")
-                .consistent_read(true)
-                .build(),
-        )?;
-        let mut got = self
-            .batch_get(HashMap::from([
-                (self.users_table.clone(), users),
-                (self.ledger_table.clone(), scores),
-            ]))
-            .await?;
-        let scores: HashMap<String, Item> = got
-            .remove(&self.ledger_table)
-            .unwrap_or_default()
+        let scores: HashMap<String, Item> = scores
             .into_iter()
             .filter_map(|i| {
                 let id = get_s(&i, keys::PK)?.strip_prefix("user#")?.to_string();
@@ -185,7 +105,7 @@ impl DynamoClients {
             })
             .collect();
         let mut out = HashMap::new();
-        for item in got.remove(&self.users_table).unwrap_or_default() {
+        for item in users {
             if get_s(&item, "kind") != Some(KIND_USER) {
                 continue;
             }

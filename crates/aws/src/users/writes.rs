@@ -3,21 +3,21 @@
 
 use super::items::{guard_key, user_key};
 use super::{DynamoClients, unexpected};
-use crate::ddb::{Item, n, s};
+use crate::ddb::{Item, n, retry_policy, s};
 use crate::tables::keys;
-use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     CancellationReason, Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
 };
+use backon::Retryable;
 use engage_core::StoreError;
 use engage_core::client::EmailAddress;
 use engage_core::ids::UserId;
-use std::time::Duration;
 
 /// How many times a transaction cancelled only by a concurrent transaction on the
 /// same items (`TransactionConflict`) is tried again before the write fails.
-pub(super) const CONFLICT_RETRIES: u32 = 6;
+pub(super) const CONFLICT_RETRIES: usize = 6;
 
 pub(super) fn build<T>(r: Result<T, aws_sdk_dynamodb::error::BuildError>) -> Result<T, StoreError> {
     r.map_err(|e| unexpected("building a request", e))
@@ -100,7 +100,7 @@ pub(super) fn delete_guard(
         .build())
 }
 
-pub(super) fn failed(reason: &CancellationReason) -> bool {
+fn failed(reason: &CancellationReason) -> bool {
     reason.code().is_some_and(|c| c != "None")
 }
 
@@ -113,61 +113,56 @@ pub(super) fn condition_failed(reasons: &[CancellationReason], index: usize) -> 
 
 impl DynamoClients {
     /// Runs a transaction; `Err(reasons)` when DynamoDB cancelled it for a failed
-    /// condition. Cancellations caused only by a concurrent transaction on the same
-    /// items (or by throttling) are retried, a few times, with a short backoff.
+    /// condition. Cancellations caused only by concurrent transactions on the same
+    /// items (or by throttling) are tried again, as [`retry_policy`] says.
     pub(super) async fn transact(
         &self,
         items: Vec<TransactWriteItem>,
     ) -> Result<Result<(), Vec<CancellationReason>>, StoreError> {
-        let mut attempt = 0;
-        loop {
-            let r = self
-                .client
+        let send = || {
+            self.client
                 .transact_write_items()
                 .set_transact_items(Some(items.clone()))
                 .send()
-                .await;
-            let e = match r {
-                Ok(_) => return Ok(Ok(())),
-                Err(e) => e,
-            };
-            let Some(TransactWriteItemsError::TransactionCanceledException(c)) =
-                e.as_service_error()
-            else {
-                if e.as_service_error().and_then(|s| s.code()) == Some("TransactionConflict")
-                    && attempt < CONFLICT_RETRIES
-                {
-                    attempt += 1;
-                    tokio::time::sleep(backoff(attempt)).await;
-                    continue;
-                }
-                return Err(unexpected("writing a client", e));
-            };
-            let reasons = c.cancellation_reasons().to_vec();
-            let only_contention = reasons.iter().filter(|r| failed(r)).all(|r| {
+        };
+        let Err(e) = send
+            .retry(retry_policy(CONFLICT_RETRIES))
+            .when(contention)
+            .await
+        else {
+            return Ok(Ok(()));
+        };
+        if let Some(TransactWriteItemsError::TransactionCanceledException(c)) = e.as_service_error()
+        {
+            let reasons = c.cancellation_reasons();
+            if reasons
+                .iter()
+                .any(|r| r.code() == Some("ConditionalCheckFailed"))
+            {
+                return Ok(Err(reasons.to_vec()));
+            }
+        }
+        Err(unexpected("writing a client", e))
+    }
+}
+
+/// True when a transaction failed only for concurrent transactions on its items (or
+/// for throttling), not for a condition: another try may succeed.
+fn contention(e: &SdkError<TransactWriteItemsError>) -> bool {
+    match e.as_service_error() {
+        Some(TransactWriteItemsError::TransactionCanceledException(c)) => c
+            .cancellation_reasons()
+            .iter()
+            .filter(|r| failed(r))
+            .all(|r| {
                 matches!(
                     r.code(),
                     Some(
                         "TransactionConflict" | "ThrottlingError" | "ProvisionedThroughputExceeded"
                     )
                 )
-            });
-            if only_contention && attempt < CONFLICT_RETRIES {
-                attempt += 1;
-                tokio::time::sleep(backoff(attempt)).await;
-                continue;
-            }
-            if reasons
-                .iter()
-                .any(|r| r.code() == Some("ConditionalCheckFailed"))
-            {
-                return Ok(Err(reasons));
-            }
-            return Err(unexpected("writing a client", e));
-        }
+            }),
+        Some(other) => other.code() == Some("TransactionConflict"),
+        None => false,
     }
-}
-
-pub(super) fn backoff(attempt: u32) -> Duration {
-    Duration::from_millis(10 * (1 << attempt.min(8)))
 }
