@@ -3,8 +3,8 @@
 //! `bySuppression` index (see [`crate::tables`]).
 
 use crate::ddb::{
-    Item, clamp_limit, condition_failed, decode_cursor, encode_cursor, item, names, parse_ts,
-    req_s, s, sdk_error, ts, values,
+    Item, clamp_limit, condition_failed, decode_cursor, encode_cursor, item, names, s, sdk_error,
+    ts, unexpected, values,
 };
 use crate::tables::{Resources, keys};
 use async_trait::async_trait;
@@ -44,12 +44,10 @@ impl DynamoSuppressions {
     }
 }
 
+/// The suppression in a stored item: its `email`, `reason` and `created_at`, by name.
 fn suppression_from(item: &Item) -> Result<Suppression, StoreError> {
-    Ok(Suppression {
-        email: req_s(item, "email")?.to_string(),
-        reason: req_s(item, "reason")?.to_string(),
-        created_at: parse_ts(req_s(item, "created_at")?)?,
-    })
+    serde_dynamo::from_item(item.clone())
+        .map_err(|e| unexpected(format!("decoding a stored suppression: {e}")))
 }
 
 #[async_trait]
@@ -173,5 +171,34 @@ impl SuppressionStore for DynamoSuppressions {
             None
         };
         Ok(Page { items, next_cursor })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    /// An item as `add` stores it (and as earlier versions did) reads back whole.
+    #[test]
+    fn a_stored_suppression_item_reads_back() {
+        let at = Utc.with_ymd_and_hms(2026, 3, 2, 12, 0, 0).unwrap();
+        let mut stored = suppression_key("ann@example.com");
+        stored.extend(item([
+            ("email", s("ann@example.com")),
+            ("reason", s("bounce")),
+            ("list_shard", s(LIST_SHARD)),
+            ("created_at", s(ts(at))),
+        ]));
+        assert_eq!(
+            suppression_from(&stored).unwrap(),
+            Suppression {
+                email: "ann@example.com".into(),
+                reason: "bounce".into(),
+                created_at: at,
+            }
+        );
+        stored.remove("reason");
+        assert!(suppression_from(&stored).is_err());
     }
 }
