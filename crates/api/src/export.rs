@@ -1,5 +1,5 @@
 //! Export: every client or every email as NDJSON or CSV, read page by page through
-//! the ports' keyset lists (`ClientStore::list`, `Ledger::list_emails`) and encoded
+//! the ports' keyset lists (`ClientStore::list`, `EmailHistory::list_emails`) and encoded
 //! one page at a time, so memory stays bounded whatever the size of the table. Used
 //! by `GET /api/v1/users/export`, `GET /api/v1/emails/export` and `engage export`.
 //!
@@ -13,7 +13,7 @@ use crate::routes::users::ClientView;
 use engage_core::StoreError;
 use engage_core::email::{Email, EmailStatus};
 use engage_core::import::{Format, csv_export_header, csv_record, spreadsheet_safe};
-use engage_core::ports::{ClientQuery, ClientStore, EmailQuery, Ledger};
+use engage_core::ports::{ClientQuery, ClientStore, EmailHistory, EmailQuery};
 use futures_util::Stream;
 use std::sync::Arc;
 
@@ -35,7 +35,7 @@ pub const EMAIL_CSV_COLUMNS: [&str; 8] = [
 enum Source {
     Clients(Arc<dyn ClientStore>),
     Emails {
-        ledger: Arc<dyn Ledger>,
+        history: Arc<dyn EmailHistory>,
         status: Option<EmailStatus>,
         campaign: Option<String>,
     },
@@ -78,14 +78,14 @@ impl Export {
 
     /// Every email, optionally only those in `status` or of `campaign`.
     pub fn emails(
-        ledger: Arc<dyn Ledger>,
+        history: Arc<dyn EmailHistory>,
         format: Format,
         status: Option<EmailStatus>,
         campaign: Option<String>,
     ) -> Self {
         Self::new(
             Source::Emails {
-                ledger,
+                history,
                 status,
                 campaign,
             },
@@ -177,11 +177,11 @@ impl Export {
                 (views.len(), page.next_cursor)
             }
             Source::Emails {
-                ledger,
+                history,
                 status,
                 campaign,
             } => {
-                let page = ledger
+                let page = history
                     .list_emails(&EmailQuery {
                         user_id: None,
                         status: *status,

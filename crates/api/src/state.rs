@@ -3,7 +3,8 @@
 
 use crate::auth::TokenAuth;
 use engage_core::ports::{
-    ClientImport, DeadLetters, FeedbackIntake, HealthCheck, StreamReplay, SuppressionStore,
+    ClientImport, DeadLetters, EmailHistory, FeedbackIntake, HealthCheck, SentMessages,
+    StreamReplay, SuppressionStore,
 };
 use engage_core::processor::Engine;
 use engage_core::service::ClientService;
@@ -16,6 +17,10 @@ pub struct AppState {
     pub clients: ClientService,
     pub engine: Engine,
     pub suppressions: Arc<dyn SuppressionStore>,
+    /// The ledger's read queries: emails, decisions, scores, the dashboard's counts.
+    pub history: Arc<dyn EmailHistory>,
+    /// The copies of sent messages, kept by the sender that keeps them (the outbox).
+    pub sent_messages: Arc<dyn SentMessages>,
     /// Bulk reads and writes of clients, for import.
     pub import: Arc<dyn ClientImport>,
     /// The email queue's dead letters, for operators to inspect and redrive.

@@ -138,10 +138,12 @@ impl engage_core::testing::Backend for DynamoBackend {
             .expect("init creates the resources");
         let ddb = aws_sdk_dynamodb::Client::new(&sdk);
         let clients = Arc::new(crate::DynamoClients::for_resources(ddb.clone(), &resources));
+        let ledger = Arc::new(crate::DynamoLedger::new(ddb.clone(), &resources));
         engage_core::testing::Stores {
             clients: clients.clone(),
             import: clients,
-            ledger: Arc::new(crate::DynamoLedger::new(ddb.clone(), &resources)),
+            ledger: ledger.clone(),
+            history: ledger,
             suppressions: Arc::new(crate::DynamoSuppressions::new(ddb, &resources)),
             clock: Arc::new(engage_core::clock::ManualClock::new(
                 engage_core::testing::t0(),

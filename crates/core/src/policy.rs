@@ -8,6 +8,16 @@ use crate::email::{EmailSummary, SkipReason};
 use crate::score::ScoreBreakdown;
 use chrono::{DateTime, Duration, NaiveTime, TimeZone as _, Timelike, Utc};
 
+/// How far back the policy looks at a client's emails (the frequency cap, the
+/// email stats' `sent_last_90_days`): the ledger's context holds the emails created
+/// since [`recent_emails_since`]. Stores are handed that bound; none keeps its own.
+pub const RECENT_EMAILS_DAYS: i64 = 90;
+
+/// The first instant of the recent-emails window at `now` (inclusive).
+pub fn recent_emails_since(now: DateTime<Utc>) -> DateTime<Utc> {
+    now - Duration::days(RECENT_EMAILS_DAYS)
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
     Send {

@@ -9,12 +9,12 @@ use crate::emails::{
 };
 use crate::{Store, clamp_limit, decode_cursor, encode_cursor, from_json, to_json, ts};
 use async_trait::async_trait;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use engage_core::StoreError;
 use engage_core::email::{Decision, Email, EmailStatus, EmailSummary, StatusChange};
 use engage_core::ids::{DecisionId, EmailId, EventId, UserId};
 use engage_core::ports::{
-    Claim, CommitResult, ContextRequest, DecisionCommit, EmailActivity, EmailQuery,
+    Claim, CommitResult, ContextRequest, DecisionCommit, EmailActivity, EmailHistory, EmailQuery,
     EmailTransition, Ledger, LedgerContext, Page,
 };
 use engage_core::score::ScoreBreakdown;
@@ -141,11 +141,10 @@ fn commit_in(c: &Connection, encoded: &Encoded) -> Result<CommitResult, StoreErr
         email: email_body,
         score: score_body,
     } = encoded;
-    if let Some(existing) = claim_of(c, commit.event_id.as_str())? {
-        return Ok(CommitResult::AlreadyClaimed(existing));
-    }
-    if ledger_state(c, commit.user_id.as_str())?.1 != commit.expected_ledger_seq {
-        return Ok(CommitResult::Stale);
+    let claim = claim_of(c, commit.event_id.as_str())?;
+    if claim.is_some() || ledger_state(c, commit.user_id.as_str())?.1 != commit.expected_ledger_seq
+    {
+        return Ok(CommitResult::refused(claim));
     }
     if let Some(d) = &commit.decision {
         c.prepare_cached(
@@ -210,10 +209,10 @@ impl Ledger for Store {
     async fn contexts(
         &self,
         requests: &[ContextRequest],
-        now: DateTime<Utc>,
+        since: DateTime<Utc>,
     ) -> Result<Vec<LedgerContext>, StoreError> {
         let requests = requests.to_vec();
-        let since = ts(now - Duration::days(90));
+        let since = ts(since);
         self.db
             .read(move |c| requests.iter().map(|r| context_in(c, r, &since)).collect())
             .await
@@ -375,7 +374,10 @@ impl Ledger for Store {
             })
             .await
     }
+}
 
+#[async_trait]
+impl EmailHistory for Store {
     async fn list_emails(&self, q: &EmailQuery) -> Result<Page<Email>, StoreError> {
         let limit = clamp_limit(q.limit);
         let after = q
@@ -456,42 +458,12 @@ impl Ledger for Store {
             .await
     }
 
-    /// The outbox's file for the email: `outbox/{id}.eml` beside the database file,
-    /// where `engage serve` puts the outbox (an id's bytes other than ASCII letters,
-    /// digits, `_` and `-` are `%XX`-escaped in the name, as the outbox writes it).
-    async fn sent_message(&self, id: &EmailId) -> Result<Option<Vec<u8>>, StoreError> {
-        let Some(dir) = self.db.path().parent() else {
-            return Ok(None);
-        };
-        let path = dir
-            .join("outbox")
-            .join(format!("{}.eml", outbox_name(id.as_str())));
-        match tokio::fs::read(&path).await {
-            Ok(bytes) => Ok(Some(bytes)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(unexpected(format!("reading an outbox file: {e}"))),
-        }
-    }
-
     async fn email_activity(&self, since: DateTime<Utc>) -> Result<EmailActivity, StoreError> {
         let since = ts(since);
         self.db
             .read(move |c| crate::stats::email_activity_in(c, &since))
             .await
     }
-}
-
-/// An email id as the outbox names its file: safe in any file system, never a path.
-fn outbox_name(id: &str) -> String {
-    id.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b == b'_' || b == b'-' {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 /// Runs a `(sort key, id, …)` query fetched with `limit + 1` rows and makes a page,

@@ -39,6 +39,7 @@ impl Backend for SqliteBackend {
             clients: store.clone(),
             import: store.clone(),
             ledger: store.clone(),
+            history: store.clone(),
             suppressions: store,
             clock,
             guard: Box::new(dir),

@@ -160,6 +160,12 @@ impl Application {
             clients: ClientService::new(store_arc.clone(), store_arc.clone(), clock),
             engine,
             suppressions: store_arc.clone(),
+            history: store_arc.clone(),
+            // The outbox's copies, whatever the sender is now: messages an earlier
+            // outbox kept stay readable.
+            sent_messages: Arc::new(engage_mail::OutboxCopies::new(
+                config.data_dir.join("outbox"),
+            )),
             import: store_arc.clone(),
             dead_letters: store_arc.clone(),
             replay: store_arc,

@@ -106,6 +106,8 @@ impl AwsHost {
             ),
             engine: engine.clone(),
             suppressions: backend.suppressions.clone(),
+            history: backend.ledger.clone(),
+            sent_messages: Arc::new(engage_core::ports::NoSentCopies),
             import: backend.clients.clone(),
             dead_letters: queue.dead_letters,
             replay: backend.replay(),

@@ -213,17 +213,17 @@ async fn the_mailer_decides_sends_once_and_reports_exactly_the_failed_messages()
         "{out}"
     );
 
-    let emails = w
-        .engine
-        .ledger
-        .list_emails(&engage_core::ports::EmailQuery {
+    let emails = engage_core::ports::EmailHistory::list_emails(
+        &w.store,
+        &engage_core::ports::EmailQuery {
             user_id: Some(ada.id.clone()),
             limit: 10,
             ..Default::default()
-        })
-        .await
-        .unwrap()
-        .items;
+        },
+    )
+    .await
+    .unwrap()
+    .items;
     assert_eq!(emails.len(), 1);
     assert_eq!(emails[0].status.as_str(), "sent");
 

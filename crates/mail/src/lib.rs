@@ -18,6 +18,6 @@ mod throttle;
 
 pub use health::{MAIL_CHECK_TTL, MailCheck};
 pub use message::{BuildError, build_message, email_id_of, html_document, message_id, text_body};
-pub use outbox::{OutboxSender, outbox_path};
+pub use outbox::{OutboxCopies, OutboxSender, outbox_path};
 pub use smtp::{SmtpConfigError, SmtpSecurity, SmtpSender, SmtpSettings};
 pub use throttle::Throttled;

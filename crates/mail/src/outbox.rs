@@ -8,8 +8,9 @@
 //! batch (`send_many`) shares one sync on Linux.
 
 use async_trait::async_trait;
+use engage_core::StoreError;
 use engage_core::ids::EmailId;
-use engage_core::ports::{MailSender, OutgoingEmail, SendError, SendReceipt};
+use engage_core::ports::{MailSender, OutgoingEmail, SendError, SendReceipt, SentMessages};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -59,6 +60,34 @@ impl OutboxSender {
 /// URL cannot point outside `dir`.
 pub fn outbox_path(dir: &Path, email_id: &EmailId) -> PathBuf {
     dir.join(format!("{}.eml", safe_id(email_id.as_str())))
+}
+
+/// The outbox's copies of the messages sent, read back (`GET /emails/{id}/message`):
+/// the [`SentMessages`] of a host whose outbox is `dir`. Reading creates nothing, so
+/// a host that sends through SMTP still answers for messages an earlier outbox kept
+/// (and `None` for the rest).
+#[derive(Debug, Clone)]
+pub struct OutboxCopies {
+    dir: PathBuf,
+}
+
+impl OutboxCopies {
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Self { dir: dir.into() }
+    }
+}
+
+#[async_trait]
+impl SentMessages for OutboxCopies {
+    async fn sent_message(&self, id: &EmailId) -> Result<Option<Vec<u8>>, StoreError> {
+        match tokio::fs::read(outbox_path(&self.dir, id)).await {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(StoreError::Unexpected(
+                io::Error::new(e.kind(), format!("reading an outbox file: {e}")).into(),
+            )),
+        }
+    }
 }
 
 /// One message ready to be written: its bytes and where, or why it cannot be.
@@ -252,6 +281,31 @@ mod tests {
             .collect();
         names.sort();
         names
+    }
+
+    #[tokio::test]
+    async fn the_copies_are_the_sent_bytes_and_none_without_a_copy() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("outbox");
+        let copies = OutboxCopies::new(&dir);
+        let email = outgoing("eml_copy");
+        let id = email.email.id.clone();
+        assert_eq!(
+            copies.sent_message(&id).await.unwrap(),
+            None,
+            "no outbox yet"
+        );
+        assert!(!dir.exists(), "reading created nothing");
+        let outbox = OutboxSender::new(&dir).unwrap();
+        outbox.send(&email).await.unwrap();
+        let sent = std::fs::read(outbox.path_of(&id)).unwrap();
+        assert_eq!(copies.sent_message(&id).await.unwrap(), Some(sent));
+        let other = EmailId::from_string("eml_other");
+        assert_eq!(copies.sent_message(&other).await.unwrap(), None);
+        // An id naming a path outside the outbox reads nothing there.
+        std::fs::write(tmp.path().join("secret.eml"), b"x").unwrap();
+        let escape = EmailId::from_string("../secret");
+        assert_eq!(copies.sent_message(&escape).await.unwrap(), None);
     }
 
     #[tokio::test]

@@ -68,7 +68,7 @@ async fn list_emails(
         cursor: pagination::cursor(params.cursor)?,
         limit: pagination::limit(params.limit)?,
     };
-    Ok(Json(state.engine.ledger.list_emails(&query).await?.into()))
+    Ok(Json(state.history.list_emails(&query).await?.into()))
 }
 
 /// Get an email with its content and status history.
@@ -125,8 +125,7 @@ async fn get_raw_email(
         return Err(ApiError::NotFound("no email has this id".into()));
     }
     let raw = state
-        .engine
-        .ledger
+        .sent_messages
         .sent_message(&id)
         .await?
         .ok_or_else(|| {

@@ -137,7 +137,7 @@ async fn export_emails(
     let status = pagination::email_status(params.status.as_deref())?;
     let campaign = pagination::text_filter("campaign", params.campaign, 100)?;
     stream(Export::emails(
-        state.engine.ledger.clone(),
+        state.history.clone(),
         format,
         status,
         campaign,

@@ -170,7 +170,7 @@ async fn get_stats(
     let since = first.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
     let (clients, emails) = tokio::try_join!(
         state.clients.store.stats(),
-        state.engine.ledger.email_activity(since),
+        state.history.email_activity(since),
     )?;
     Ok(Json(Stats {
         generated_at: now,

@@ -448,9 +448,7 @@ async fn list_user_emails(
         cursor: pagination::cursor(params.cursor)?,
         limit: pagination::limit(params.limit)?,
     };
-    Ok(axum::Json(
-        state.engine.ledger.list_emails(&query).await?.into(),
-    ))
+    Ok(axum::Json(state.history.list_emails(&query).await?.into()))
 }
 
 /// List the client's decisions.
@@ -476,8 +474,7 @@ async fn list_user_decisions(
     let cursor = pagination::cursor(params.cursor)?;
     let limit = pagination::limit(params.limit)?;
     let page = state
-        .engine
-        .ledger
+        .history
         .list_decisions(&UserId::from_string(id), cursor, limit)
         .await?;
     Ok(axum::Json(page.into()))

@@ -99,6 +99,8 @@ pub fn spawn_app_with(tweak: impl FnOnce(&mut AppState)) -> TestApp {
         clients: ClientService::new(store_arc.clone(), store_arc.clone(), clock.clone()),
         engine,
         suppressions: store_arc.clone(),
+        history: store_arc.clone(),
+        sent_messages: Arc::new(engage_mail::OutboxCopies::new(dir.path().join("outbox"))),
         import: store_arc.clone(),
         dead_letters: store_arc.clone(),
         replay: store_arc,

@@ -19,7 +19,7 @@ use std::collections::HashMap;
 
 /// How long a score item remembers an email's id (past the window, for clocks that
 /// disagree a little).
-const RECENT_KEEP_DAYS: i64 = 100;
+const RECENT_KEEP_DAYS: i64 = engage_core::policy::RECENT_EMAILS_DAYS + 10;
 /// Tries after the first of a decision commit cancelled by a conflicting transaction
 /// or throttling.
 const COMMIT_RETRIES: usize = 4;
@@ -80,10 +80,7 @@ impl DynamoLedger {
             .await?;
         let (stored_version, stored_seq) = ledger_state(stored.as_ref())?;
         if stored_seq != commit.expected_ledger_seq {
-            return Ok(match self.claim(&commit.event_id).await? {
-                Some(claim) => CommitResult::AlreadyClaimed(claim),
-                None => CommitResult::Stale,
-            });
+            return Ok(CommitResult::refused(self.claim(&commit.event_id).await?));
         }
 
         let mut items = Vec::with_capacity(4);
@@ -185,7 +182,7 @@ impl DynamoLedger {
         };
         if failed(0) {
             return match self.claim(&commit.event_id).await? {
-                Some(claim) => Ok(CommitResult::AlreadyClaimed(claim)),
+                Some(claim) => Ok(CommitResult::refused(Some(claim))),
                 None => Err(unexpected(format!(
                     "the claim of event {} failed its condition but is not there",
                     commit.event_id
@@ -194,7 +191,8 @@ impl DynamoLedger {
             };
         }
         if failed(score_at) {
-            return Ok(CommitResult::Stale);
+            // The claim's condition held: the event was not claimed.
+            return Ok(CommitResult::refused(None));
         }
         if email_at.is_some_and(failed) {
             return Err(unexpected(format!(

@@ -9,13 +9,10 @@ use super::items::{email_key, ledger_state, parse_status, recent_emails, score_k
 use crate::ddb::{batch_get, names, parse_ts, req_s, ts};
 use crate::suppressions::suppression_key;
 use crate::tables::keys;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use engage_core::StoreError;
 use engage_core::email::EmailSummary;
 use engage_core::ports::{ContextRequest, LedgerContext};
-
-/// The window of [`LedgerContext::recent_emails`].
-const RECENT_DAYS: i64 = 90;
 
 impl DynamoLedger {
     /// What the processor reads before deciding for one client: everything strongly
@@ -23,7 +20,7 @@ impl DynamoLedger {
     pub(super) async fn context_for(
         &self,
         r: &ContextRequest,
-        now: DateTime<Utc>,
+        since: DateTime<Utc>,
     ) -> Result<LedgerContext, StoreError> {
         let claim = async {
             match &r.event {
@@ -47,7 +44,7 @@ impl DynamoLedger {
         };
         let (claim, score, suppressed) = tokio::try_join!(claim, score, suppressed)?;
         let (last_processed_version, ledger_seq) = ledger_state(score.as_ref())?;
-        let since = ts(now - Duration::days(RECENT_DAYS));
+        let since = ts(since);
         let ids: Vec<String> = recent_emails(score.as_ref())
             .into_iter()
             .filter(|(_, at)| *at >= since)

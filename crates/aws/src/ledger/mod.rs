@@ -46,7 +46,7 @@ use engage_core::StoreError;
 use engage_core::email::{Decision, Email, EmailStatus, StatusChange};
 use engage_core::ids::{EmailId, EventId, UserId};
 use engage_core::ports::{
-    Claim, CommitResult, ContextRequest, DecisionCommit, EmailActivity, EmailQuery,
+    Claim, CommitResult, ContextRequest, DecisionCommit, EmailActivity, EmailHistory, EmailQuery,
     EmailTransition, Ledger, LedgerContext, Page,
 };
 use engage_core::score::ScoreBreakdown;
@@ -168,9 +168,12 @@ impl Ledger for DynamoLedger {
     async fn contexts(
         &self,
         requests: &[ContextRequest],
-        now: DateTime<Utc>,
+        since: DateTime<Utc>,
     ) -> Result<Vec<LedgerContext>, StoreError> {
-        let reads: Vec<_> = requests.iter().map(|r| self.context_for(r, now)).collect();
+        let reads: Vec<_> = requests
+            .iter()
+            .map(|r| self.context_for(r, since))
+            .collect();
         futures_util::stream::iter(reads)
             .buffered(CONCURRENCY)
             .try_collect()
@@ -265,7 +268,10 @@ impl Ledger for DynamoLedger {
     ) -> Result<Vec<(UserId, u64)>, StoreError> {
         self.lease_due_rescores(now, lease_until, limit).await
     }
+}
 
+#[async_trait]
+impl EmailHistory for DynamoLedger {
     async fn list_emails(&self, q: &EmailQuery) -> Result<Page<Email>, StoreError> {
         self.emails_page(q).await
     }
@@ -285,12 +291,6 @@ impl Ledger for DynamoLedger {
             .and_then(|i| opt_s(&i, "body").map(str::to_string))
             .map(|b| from_json(&b))
             .transpose()
-    }
-
-    async fn sent_message(&self, _id: &EmailId) -> Result<Option<Vec<u8>>, StoreError> {
-        Err(StoreError::Unsupported(
-            "the message as sent is not kept on the AWS backend: SES keeps no copy".into(),
-        ))
     }
 
     async fn email_activity(&self, _since: DateTime<Utc>) -> Result<EmailActivity, StoreError> {

@@ -6,6 +6,7 @@ use crate::change::Event;
 use crate::client::EmailAddress;
 use crate::compose::{ComposeRequest, Composed};
 use crate::email::Email;
+use crate::ids::EmailId;
 use async_trait::async_trait;
 
 /// The events topic.
@@ -114,5 +115,28 @@ pub trait MailSender: Send + Sync {
             out.push(self.send(e).await);
         }
         out
+    }
+}
+
+/// The copies of sent messages (RFC 5322 bytes), kept by a sender that keeps them
+/// (the outbox: `engage_mail::OutboxCopies`). The API's `GET /emails/{id}/message`.
+#[async_trait]
+pub trait SentMessages: Send + Sync {
+    /// The email's message as it was sent. `None` when there is no copy (not sent
+    /// yet, sent by a sender that kept none, or no such email).
+    async fn sent_message(&self, id: &EmailId) -> Result<Option<Vec<u8>>, StoreError>;
+}
+
+/// A host whose senders keep no copy of any message (the AWS backend: SES keeps
+/// none): every email's copy is `Unsupported` (the API answers 501, not 404).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoSentCopies;
+
+#[async_trait]
+impl SentMessages for NoSentCopies {
+    async fn sent_message(&self, _id: &EmailId) -> Result<Option<Vec<u8>>, StoreError> {
+        Err(StoreError::Unsupported(
+            "the message as sent is not kept on the AWS backend: SES keeps no copy".into(),
+        ))
     }
 }

@@ -20,8 +20,9 @@ pub struct LedgerContext {
     /// The highest [`DecisionCommit::processed_version`] of the client's commits that
     /// stored a score; `None` before the first.
     pub last_processed_version: Option<u64>,
-    /// The client's own emails created at or after `now - 90 days` (that instant
-    /// included), newest first, ties by email id descending, each with its current
+    /// The client's own emails created at or after the request's `since` (that
+    /// instant included; the core passes
+    /// [`recent_emails_since`](crate::policy::recent_emails_since)), newest first, ties by email id descending, each with its current
     /// status.
     pub recent_emails: Vec<EmailSummary>,
     /// Whether the request's address is on the suppression list (compared without
@@ -134,6 +135,19 @@ pub enum CommitResult {
     Stale,
 }
 
+impl CommitResult {
+    /// The answer to a commit a store refused, from the event's stored claim: the
+    /// claim when there is one (it wins over a moved `ledger_seq`: the event needs no
+    /// decision on fresher state), else `Stale`. Every store answers through this,
+    /// so the precedence is written once.
+    pub fn refused(claim: Option<Claim>) -> Self {
+        match claim {
+            Some(claim) => Self::AlreadyClaimed(claim),
+            None => Self::Stale,
+        }
+    }
+}
+
 /// A page of [`Ledger::list_emails`]: the filters given combine (all must hold).
 #[derive(Debug, Clone, Default)]
 pub struct EmailQuery {
@@ -159,8 +173,12 @@ pub struct EmailQuery {
 /// a conditional write, so two workers never both move, write or take one item; what
 /// the processor decides on is read as of the call; lists page newest first with
 /// opaque cursors. Times given are compared inclusively ("by `t`" includes `t`).
-/// Only [`Ledger::email_activity`] and [`Ledger::sent_message`] may answer
-/// `Unsupported`.
+/// Nothing here may answer `Unsupported`.
+///
+/// The ledger is split by who uses it: this trait is the processor's (what it reads
+/// to decide, and every write); [`EmailHistory`] is the operators' read queries (the
+/// API, the console, the CLI); the copy of a sent message is the sender's
+/// ([`SentMessages`](super::SentMessages)).
 #[async_trait]
 pub trait Ledger: Send + Sync {
     /// What the processor reads before deciding for one client: [`Ledger::contexts`]
@@ -170,7 +188,7 @@ pub trait Ledger: Send + Sync {
         user: &UserId,
         address: &EmailAddress,
         event: Option<&EventId>,
-        now: DateTime<Utc>,
+        since: DateTime<Utc>,
     ) -> Result<LedgerContext, StoreError> {
         let request = ContextRequest {
             user: user.clone(),
@@ -178,19 +196,19 @@ pub trait Ledger: Send + Sync {
             event: event.cloned(),
         };
         Ok(self
-            .contexts(std::slice::from_ref(&request), now)
+            .contexts(std::slice::from_ref(&request), since)
             .await?
             .pop()
             .expect("one context per request"))
     }
     /// The contexts of many clients at once, one per request, in order: each one's
-    /// claim of the event, ledger state, recent emails as of `now` and suppression
+    /// claim of the event, ledger state, emails created since `since` and suppression
     /// (see [`LedgerContext`]). A request without an address (the client is gone) is
     /// never suppressed, and still reads the claim, the ledger state and the emails.
     async fn contexts(
         &self,
         requests: &[ContextRequest],
-        now: DateTime<Utc>,
+        since: DateTime<Utc>,
     ) -> Result<Vec<LedgerContext>, StoreError>;
     /// The claim a committed decision left on the event; `None` for an event not
     /// decided on (or only rescored: a commit without a decision claims nothing).
@@ -287,35 +305,10 @@ pub trait Ledger: Send + Sync {
         lease_until: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<(UserId, u64)>, StoreError>;
-    /// The emails that pass the query's filters, whole, newest first by creation
-    /// (ties by id, descending), in pages of `limit`; `next_cursor` resumes right
-    /// after the page and is `None` on the last page (no page after it is empty).
-    async fn list_emails(&self, query: &EmailQuery) -> Result<Page<Email>, StoreError>;
-    /// The client's decisions as committed, newest first (by `at`, ties by id,
-    /// descending), paged as [`Ledger::list_emails`]; a cursor the store did not make
-    /// is `InvalidCursor`.
-    async fn list_decisions(
-        &self,
-        user: &UserId,
-        cursor: Option<String>,
-        limit: u32,
-    ) -> Result<Page<Decision>, StoreError>;
-    /// The breakdown the client's last score-storing commit stored; `None` before one.
-    async fn stored_score(&self, user: &UserId) -> Result<Option<ScoreBreakdown>, StoreError>;
-    /// The emails created at or after `since`, counted for the dashboard (see
-    /// [`EmailActivity`]); `Unsupported`, for every period, where that would take a
-    /// scan of every email (the DynamoDB ledger).
-    async fn email_activity(&self, since: DateTime<Utc>) -> Result<EmailActivity, StoreError>;
-    /// The email's message as it was sent (RFC 5322 bytes), where a copy is kept: the
-    /// embedded mode's outbox. `None` when there is no copy (not sent yet, sent by a
-    /// provider that keeps none, or no such email). A backend that keeps no copy of
-    /// any message answers `Unsupported` for every email instead (the AWS backend:
-    /// SES keeps none; the API answers 501 rather than 404).
-    async fn sent_message(&self, id: &EmailId) -> Result<Option<Vec<u8>>, StoreError>;
 }
 
 /// What the emails created in a period came to, for the console's dashboard
-/// ([`Ledger::email_activity`]).
+/// ([`EmailHistory::email_activity`]).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct EmailActivity {
     /// Emails created per UTC day of their creation, by their current status; only
@@ -329,4 +322,31 @@ pub struct EmailActivity {
     /// The sum of the costs the models' emails reported; `None` when none reported
     /// one (an email without a known cost adds nothing).
     pub llm_cost_usd: Option<f64>,
+}
+
+/// The ledger as operators read it (the API, the console, `engage resend`): emails,
+/// decisions, scores and the dashboard's counts. Implemented by each backend's
+/// ledger, over the same data as [`Ledger`]; only [`EmailHistory::email_activity`]
+/// may answer `Unsupported`.
+#[async_trait]
+pub trait EmailHistory: Send + Sync {
+    /// The emails that pass the query's filters, whole, newest first by creation
+    /// (ties by id, descending), in pages of `limit`; `next_cursor` resumes right
+    /// after the page and is `None` on the last page (no page after it is empty).
+    async fn list_emails(&self, query: &EmailQuery) -> Result<Page<Email>, StoreError>;
+    /// The client's decisions as committed, newest first (by `at`, ties by id,
+    /// descending), paged as [`EmailHistory::list_emails`]; a cursor the store did not make
+    /// is `InvalidCursor`.
+    async fn list_decisions(
+        &self,
+        user: &UserId,
+        cursor: Option<String>,
+        limit: u32,
+    ) -> Result<Page<Decision>, StoreError>;
+    /// The breakdown the client's last score-storing commit stored; `None` before one.
+    async fn stored_score(&self, user: &UserId) -> Result<Option<ScoreBreakdown>, StoreError>;
+    /// The emails created at or after `since`, counted for the dashboard (see
+    /// [`EmailActivity`]); `Unsupported`, for every period, where that would take a
+    /// scan of every email (the DynamoDB ledger).
+    async fn email_activity(&self, since: DateTime<Utc>) -> Result<EmailActivity, StoreError>;
 }

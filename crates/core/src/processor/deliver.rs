@@ -39,7 +39,12 @@ impl Engine {
             None => false,
             Some(c) => {
                 self.ledger
-                    .context(&c.id, &c.email, None, self.clock.now())
+                    .context(
+                        &c.id,
+                        &c.email,
+                        None,
+                        crate::policy::recent_emails_since(self.clock.now()),
+                    )
                     .await?
                     .suppressed
             }

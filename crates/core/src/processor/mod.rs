@@ -113,7 +113,12 @@ impl Engine {
         let now = self.clock.now();
         let ctx = self
             .ledger
-            .context(&client.id, &client.email, None, now)
+            .context(
+                &client.id,
+                &client.email,
+                None,
+                crate::policy::recent_emails_since(now),
+            )
             .await?;
         Ok(score(client, ctx.stats, now, &self.config.scoring))
     }
@@ -221,7 +226,10 @@ impl Engine {
                 event: Some(e.id.clone()),
             })
             .collect();
-        let contexts = self.ledger.contexts(&requests, now).await?;
+        let contexts = self
+            .ledger
+            .contexts(&requests, crate::policy::recent_emails_since(now))
+            .await?;
 
         let steps = futures_util::future::join_all(events.iter().zip(clients).zip(contexts).map(
             |((event, client), mut ctx)| async move {

@@ -66,7 +66,12 @@ impl Engine {
         let now = self.clock.now();
         let ctx = self
             .ledger
-            .context(&client.id, &client.email, None, now)
+            .context(
+                &client.id,
+                &client.email,
+                None,
+                crate::policy::recent_emails_since(now),
+            )
             .await?;
         let breakdown = score(client, ctx.stats, now, &self.config.scoring);
         let verdict = decide(

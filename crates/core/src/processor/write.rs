@@ -123,7 +123,15 @@ impl Engine {
         let (suppressed, breakdown) = match &client {
             None => (false, None),
             Some(c) => {
-                let ctx = self.ledger.context(&c.id, &c.email, None, now).await?;
+                let ctx = self
+                    .ledger
+                    .context(
+                        &c.id,
+                        &c.email,
+                        None,
+                        crate::policy::recent_emails_since(now),
+                    )
+                    .await?;
                 let b = score(c, ctx.stats, now, &self.config.scoring);
                 (ctx.suppressed, Some(b))
             }

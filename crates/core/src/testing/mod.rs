@@ -12,7 +12,7 @@ pub mod contract;
 pub mod memory;
 
 use crate::clock::ManualClock;
-use crate::ports::{ClientImport, ClientStore, Ledger, SuppressionStore};
+use crate::ports::{ClientImport, ClientStore, EmailHistory, Ledger, SuppressionStore};
 use async_trait::async_trait;
 use chrono::{DateTime, TimeZone, Utc};
 use std::sync::Arc;
@@ -23,6 +23,8 @@ pub struct Stores {
     pub clients: Arc<dyn ClientStore>,
     pub import: Arc<dyn ClientImport>,
     pub ledger: Arc<dyn Ledger>,
+    /// The same ledger's read queries.
+    pub history: Arc<dyn EmailHistory>,
     pub suppressions: Arc<dyn SuppressionStore>,
     /// The clock the backend's adapters read, where they read one (change records'
     /// times); the contract cases pass `now` explicitly elsewhere.

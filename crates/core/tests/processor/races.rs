@@ -7,14 +7,12 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use engage_core::StoreError;
 use engage_core::change::Event;
-use engage_core::email::{Decision, DecisionOutcome, Email, EmailStatus, SkipReason, StatusChange};
+use engage_core::email::{DecisionOutcome, Email, EmailStatus, SkipReason, StatusChange};
 use engage_core::ids::{EmailId, EventId, UserId};
 use engage_core::ports::{
-    Claim, CommitResult, ContextRequest, DecisionCommit, EmailActivity, EmailQuery,
-    EmailTransition, Ledger, LedgerContext, Page,
+    Claim, CommitResult, ContextRequest, DecisionCommit, EmailTransition, Ledger, LedgerContext,
 };
 use engage_core::processor::{Engine, Outcome, ProcessError};
-use engage_core::score::ScoreBreakdown;
 use engage_core::testing::memory::MemoryStore;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -53,9 +51,9 @@ impl Ledger for Interleaved {
     async fn contexts(
         &self,
         requests: &[ContextRequest],
-        now: DateTime<Utc>,
+        since: DateTime<Utc>,
     ) -> Result<Vec<LedgerContext>, StoreError> {
-        self.store.contexts(requests, now).await
+        self.store.contexts(requests, since).await
     }
     async fn claim_of(&self, event: &EventId) -> Result<Option<Claim>, StoreError> {
         self.store.claim_of(event).await
@@ -127,26 +125,6 @@ impl Ledger for Interleaved {
         limit: u32,
     ) -> Result<Vec<(UserId, u64)>, StoreError> {
         self.store.take_due_rescores(now, lease_until, limit).await
-    }
-    async fn list_emails(&self, query: &EmailQuery) -> Result<Page<Email>, StoreError> {
-        self.store.list_emails(query).await
-    }
-    async fn list_decisions(
-        &self,
-        user: &UserId,
-        cursor: Option<String>,
-        limit: u32,
-    ) -> Result<Page<Decision>, StoreError> {
-        self.store.list_decisions(user, cursor, limit).await
-    }
-    async fn stored_score(&self, user: &UserId) -> Result<Option<ScoreBreakdown>, StoreError> {
-        self.store.stored_score(user).await
-    }
-    async fn email_activity(&self, since: DateTime<Utc>) -> Result<EmailActivity, StoreError> {
-        self.store.email_activity(since).await
-    }
-    async fn sent_message(&self, id: &EmailId) -> Result<Option<Vec<u8>>, StoreError> {
-        self.store.sent_message(id).await
     }
 }
 

@@ -6,7 +6,7 @@ use chrono::{DateTime, Duration, Utc};
 use engage_core::change::{Event, EventType};
 use engage_core::client::{Activity, StyleProfile};
 use engage_core::email::{DecisionOutcome, EmailStatus, SkipReason};
-use engage_core::ports::Ledger;
+use engage_core::ports::{EmailHistory as _, Ledger};
 use engage_core::processor::{Outcome, TickReport};
 use engage_core::testing::t0;
 

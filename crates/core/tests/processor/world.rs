@@ -9,7 +9,7 @@ use engage_core::compose::Composed;
 use engage_core::config::EngineConfig;
 use engage_core::email::{Decision, Email, EmailStatus};
 use engage_core::ids::{EmailId, UserId};
-use engage_core::ports::{EmailQuery, Ledger};
+use engage_core::ports::{EmailHistory as _, EmailQuery, Ledger};
 use engage_core::processor::{Engine, Outcome, ProcessError};
 use engage_core::service::ClientService;
 use engage_core::testing::memory::{

@@ -8,7 +8,7 @@ use crate::config::Config;
 use engage_core::clock::SystemClock;
 use engage_core::email::EmailStatus;
 use engage_core::ids::EmailId;
-use engage_core::ports::EmailQuery;
+use engage_core::ports::{EmailHistory as _, EmailQuery};
 use engage_core::processor::{Delivery, ProcessError};
 use std::io::Write;
 use std::sync::Arc;
@@ -33,8 +33,7 @@ pub async fn run(config: Config, args: &ResendArgs, out: &mut impl Write) -> any
         let mut ids = Vec::new();
         let mut cursor = None;
         loop {
-            let page = engine
-                .ledger
+            let page = store
                 .list_emails(&EmailQuery {
                     status: Some(EmailStatus::Failed),
                     cursor: cursor.take(),

@@ -365,7 +365,7 @@ pub async fn delete_checks_the_version_and_returns_the_client_as_deleted(
     assert_eq!(s.clients.get_with_score(&ada.id).await.unwrap(), None);
     assert!(ids(&list(&s, &all()).await).is_empty());
     assert_eq!(
-        s.ledger.stored_score(&ada.id).await.unwrap(),
+        s.history.stored_score(&ada.id).await.unwrap(),
         None,
         "the score goes with the client"
     );

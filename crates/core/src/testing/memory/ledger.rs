@@ -8,16 +8,13 @@ use crate::email::{Decision, DeliveryState, Email, EmailStatus, EmailSummary, St
 use crate::ids::{EmailId, EventId, UserId};
 use crate::keys::{clamp_limit, decode_cursor, encode_cursor, sortable_time};
 use crate::ports::{
-    Claim, CommitResult, ContextRequest, DecisionCommit, EmailActivity, EmailQuery,
+    Claim, CommitResult, ContextRequest, DecisionCommit, EmailActivity, EmailHistory, EmailQuery,
     EmailTransition, Ledger, LedgerContext, Page,
 };
 use crate::score::ScoreBreakdown;
 use async_trait::async_trait;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use std::collections::HashMap;
-
-/// How far back a context's recent emails go.
-const RECENT: Duration = Duration::days(90);
 
 fn unexpected(why: impl std::fmt::Display) -> StoreError {
     StoreError::Unexpected(anyhow::anyhow!("{why}"))
@@ -61,12 +58,10 @@ impl State {
     /// One decision's writes, unless its event is claimed (first) or its client's
     /// ledger moved on. An email id already recorded fails the whole call.
     fn commit(&mut self, commit: DecisionCommit) -> Result<CommitResult, StoreError> {
-        if let Some(existing) = self.claims.get(&commit.event_id) {
-            return Ok(CommitResult::AlreadyClaimed(existing.clone()));
-        }
+        let claim = self.claims.get(&commit.event_id).cloned();
         let seq = self.scores.get(&commit.user_id).map_or(0, |s| s.ledger_seq);
-        if seq != commit.expected_ledger_seq {
-            return Ok(CommitResult::Stale);
+        if claim.is_some() || seq != commit.expected_ledger_seq {
+            return Ok(CommitResult::refused(claim));
         }
         if let Some(e) = &commit.email
             && self.emails.contains_key(&e.id)
@@ -174,13 +169,10 @@ impl Ledger for MemoryStore {
     async fn contexts(
         &self,
         requests: &[ContextRequest],
-        now: DateTime<Utc>,
+        since: DateTime<Utc>,
     ) -> Result<Vec<LedgerContext>, StoreError> {
         let state = self.state();
-        Ok(requests
-            .iter()
-            .map(|r| state.context(r, now - RECENT))
-            .collect())
+        Ok(requests.iter().map(|r| state.context(r, since)).collect())
     }
 
     async fn claim_of(&self, event: &EventId) -> Result<Option<Claim>, StoreError> {
@@ -302,7 +294,10 @@ impl Ledger for MemoryStore {
         }
         Ok(due.into_iter().map(|(_, u, v)| (u, v)).collect())
     }
+}
 
+#[async_trait]
+impl EmailHistory for MemoryStore {
     async fn list_emails(&self, q: &EmailQuery) -> Result<Page<Email>, StoreError> {
         let items = self
             .state()
@@ -366,10 +361,5 @@ impl Ledger for MemoryStore {
             .map(|((day, status), n)| (day, status, n))
             .collect();
         Ok(out)
-    }
-
-    /// The memory store keeps no copy of sent messages.
-    async fn sent_message(&self, _id: &EmailId) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(None)
     }
 }

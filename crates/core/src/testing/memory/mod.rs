@@ -139,6 +139,7 @@ impl Backend for MemoryBackend {
             clients: store.clone(),
             import: store.clone(),
             ledger: store.clone(),
+            history: store.clone(),
             suppressions: store,
             clock,
             guard: Box::new(()),

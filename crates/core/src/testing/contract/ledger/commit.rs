@@ -14,7 +14,7 @@ use chrono::Duration;
 
 /// How many decisions the client has (at most 100).
 async fn decisions(f: &Fixture, u: &UserId) -> usize {
-    f.ledger()
+    f.history()
         .list_decisions(u, None, 100)
         .await
         .unwrap()
@@ -43,12 +43,16 @@ pub async fn a_commit_stores_its_claim_decision_email_and_score(backend: &dyn Ba
         "{n}"
     );
     assert_eq!(
-        f.ledger().list_decisions(&u, None, 10).await.unwrap().items,
+        f.history()
+            .list_decisions(&u, None, 10)
+            .await
+            .unwrap()
+            .items,
         [c.decision.clone().unwrap()],
         "{n}: the decision as committed"
     );
     assert_eq!(
-        f.ledger().stored_score(&u).await.unwrap(),
+        f.history().stored_score(&u).await.unwrap(),
         Some(breakdown(50, t0())),
         "{n}: the score as committed"
     );
@@ -79,7 +83,7 @@ pub async fn a_redelivered_event_is_already_claimed_and_writes_nothing(backend: 
     );
     assert_eq!(f.ledger().get_email(&other.id).await.unwrap(), None, "{n}");
     assert_eq!(
-        f.ledger().stored_score(&u).await.unwrap(),
+        f.history().stored_score(&u).await.unwrap(),
         Some(breakdown(50, t0())),
         "{n}: the score is the first commit's"
     );
@@ -114,7 +118,7 @@ pub async fn a_commit_on_a_stale_read_is_refused_and_writes_nothing(backend: &dy
     );
     assert_eq!(decisions(&f, &u).await, 1, "{n}");
     assert_eq!(
-        f.ledger().stored_score(&u).await.unwrap(),
+        f.history().stored_score(&u).await.unwrap(),
         Some(breakdown(50, t0())),
         "{n}"
     );
@@ -229,7 +233,7 @@ pub async fn a_commit_without_a_decision_rescores_without_claiming(backend: &dyn
     f.commit(rescore.clone()).await;
     let n = f.name;
     assert_eq!(
-        f.ledger().stored_score(&u).await.unwrap(),
+        f.history().stored_score(&u).await.unwrap(),
         Some(breakdown(35, at)),
         "{n}"
     );
@@ -252,7 +256,7 @@ pub async fn a_commit_without_a_decision_rescores_without_claiming(backend: &dyn
     })
     .await;
     assert_eq!(
-        f.ledger().stored_score(&u).await.unwrap(),
+        f.history().stored_score(&u).await.unwrap(),
         Some(breakdown(30, at)),
         "{n}: the same rescore event, committed again"
     );
@@ -275,7 +279,7 @@ pub async fn a_commit_without_a_score_leaves_the_ledger_state_alone(backend: &dy
         "{n}"
     );
     assert_eq!(decisions(&f, &u).await, 1, "{n}");
-    assert_eq!(f.ledger().stored_score(&u).await.unwrap(), None, "{n}");
+    assert_eq!(f.history().stored_score(&u).await.unwrap(), None, "{n}");
     let ctx = f.context(&u, t0()).await;
     assert_eq!(
         (ctx.ledger_seq, ctx.last_processed_version),
@@ -291,7 +295,7 @@ pub async fn a_commit_without_a_score_leaves_the_ledger_state_alone(backend: &dy
     })
     .await;
     assert_eq!(
-        f.ledger().stored_score(&v).await.unwrap(),
+        f.history().stored_score(&v).await.unwrap(),
         Some(breakdown(50, t0())),
         "{n}"
     );

@@ -7,6 +7,7 @@
 
 use super::fixtures::*;
 use crate::email::EmailStatus;
+use crate::policy::recent_emails_since;
 use crate::ports::ContextRequest;
 use crate::testing::{Backend, t0};
 use chrono::Duration;
@@ -205,7 +206,11 @@ pub async fn suppression_is_by_address_and_never_without_one(backend: &dyn Backe
                 address: a.map(addr),
                 event: None,
             };
-            f.ledger().contexts(&[request], t0()).await.unwrap()[0].suppressed
+            f.ledger()
+                .contexts(&[request], recent_emails_since(t0()))
+                .await
+                .unwrap()[0]
+                .suppressed
         }
     };
     let n = f.name;
@@ -253,7 +258,11 @@ pub async fn contexts_answer_each_request_in_order(backend: &dyn Backend) {
         request(&u, false, Some("evt_1")),
         request(&u, true, None),
     ];
-    let many = f.ledger().contexts(&requests, t0()).await.unwrap();
+    let many = f
+        .ledger()
+        .contexts(&requests, recent_emails_since(t0()))
+        .await
+        .unwrap();
     let n = f.name;
     assert_eq!(many.len(), 4, "{n}: one context per request");
     let seen: Vec<_> = many
@@ -279,7 +288,11 @@ pub async fn contexts_answer_each_request_in_order(backend: &dyn Backend) {
         "{n}: (claim, last processed version, ledger_seq, recent emails, suppressed), in order"
     );
     assert!(
-        f.ledger().contexts(&[], t0()).await.unwrap().is_empty(),
+        f.ledger()
+            .contexts(&[], recent_emails_since(t0()))
+            .await
+            .unwrap()
+            .is_empty(),
         "{n}: no requests, no contexts"
     );
 }

@@ -1,21 +1,20 @@
-//! What a backend may decline: [`Ledger::email_activity`] (the dashboard's counts)
-//! and [`Ledger::sent_message`] (the copy of a sent message). Each case accepts the
-//! answer the port allows a backend that cannot, `Unsupported`, and nothing else.
+//! What a backend may decline: [`EmailHistory::email_activity`] (the dashboard's
+//! counts). Each case accepts the answer the port allows a backend that cannot,
+//! `Unsupported`, and nothing else. (The copy of a sent message is the sender's
+//! port, `SentMessages`, tested with the outbox in engage-mail.)
 //!
-//! [`Ledger::email_activity`]: crate::ports::Ledger::email_activity
-//! [`Ledger::sent_message`]: crate::ports::Ledger::sent_message
+//! [`EmailHistory::email_activity`]: crate::ports::EmailHistory::email_activity
 
 use super::fixtures::*;
 use crate::StoreError;
 use crate::email::EmailStatus;
-use crate::ids::EmailId;
 use crate::ports::EmailActivity;
 use crate::testing::{Backend, t0};
 use chrono::{Duration, NaiveDate, TimeZone, Utc};
 
 /// `Ok` with the activity, or `None` where the backend answers `Unsupported`.
 async fn activity(f: &Fixture, since: chrono::DateTime<Utc>) -> Option<EmailActivity> {
-    match f.ledger().email_activity(since).await {
+    match f.history().email_activity(since).await {
         Ok(a) => Some(a),
         Err(StoreError::Unsupported(_)) => None,
         Err(e) => panic!("{}: email_activity: {e}", f.name),
@@ -93,32 +92,5 @@ pub async fn email_activity_counts_by_day_status_and_generator(backend: &dyn Bac
         quiet,
         EmailActivity::default(),
         "{n}: nothing created since: no days, no counts, no cost"
-    );
-}
-
-/// Without a copy of the message (not sent, or no such email) the answer is `None`;
-/// a backend that keeps no copies at all answers `Unsupported`, for every email.
-pub async fn sent_message_is_none_without_a_copy(backend: &dyn Backend) {
-    let f = Fixture::new(backend).await;
-    let u = user(1);
-    let e = email(&u, "evt_1", "welcome", EmailStatus::Pending, t0());
-    f.record(&e).await;
-    let n = f.name;
-    let answer = |id: EmailId| {
-        let f = &f;
-        async move {
-            match f.ledger().sent_message(&id).await {
-                Ok(None) => "none",
-                Err(StoreError::Unsupported(_)) => "unsupported",
-                Ok(Some(bytes)) => panic!("{n}: a copy of {id}: {} bytes", bytes.len()),
-                Err(other) => panic!("{n}: sent_message {id}: {other}"),
-            }
-        }
-    };
-    let recorded = answer(e.id.clone()).await;
-    let unknown = answer(EmailId::from_string("eml_nope")).await;
-    assert_eq!(
-        recorded, unknown,
-        "{n}: one answer for every email without a copy"
     );
 }

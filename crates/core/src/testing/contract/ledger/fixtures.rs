@@ -29,10 +29,19 @@ impl Fixture {
         &*self.stores.ledger
     }
 
+    pub fn history(&self) -> &dyn crate::ports::EmailHistory {
+        &*self.stores.history
+    }
+
     /// The client's context at `now`, asked without an event.
     pub async fn context(&self, user: &UserId, now: DateTime<Utc>) -> LedgerContext {
         self.ledger()
-            .context(user, &address(user), None, now)
+            .context(
+                user,
+                &address(user),
+                None,
+                crate::policy::recent_emails_since(now),
+            )
             .await
             .unwrap_or_else(|e| panic!("{}: context of {user}: {e}", self.name))
     }

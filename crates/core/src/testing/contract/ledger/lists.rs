@@ -47,7 +47,7 @@ async fn pages(f: &Fixture, mut q: EmailQuery) -> Vec<Vec<u32>> {
     let mut out = Vec::new();
     loop {
         let page = f
-            .ledger()
+            .history()
             .list_emails(&q)
             .await
             .unwrap_or_else(|e| panic!("{}: list_emails {q:?}: {e}", f.name));
@@ -100,7 +100,7 @@ pub async fn email_lists_are_newest_first_in_pages(backend: &dyn Backend) {
         [[6], [4], [3], [2], [5], [1], [0]],
         "{n}: limit 0 is taken as 1"
     );
-    let first = f.ledger().list_emails(&q(2)).await.unwrap();
+    let first = f.history().list_emails(&q(2)).await.unwrap();
     assert_eq!(
         first.items,
         [all[6].clone(), all[4].clone()],
@@ -177,7 +177,7 @@ pub async fn lists_refuse_a_cursor_they_did_not_make(backend: &dyn Backend) {
     let n = f.name;
     for bad in ["not base64 ✗", "Zm9v", "", "%%%"] {
         let r = f
-            .ledger()
+            .history()
             .list_emails(&EmailQuery {
                 cursor: Some(bad.into()),
                 limit: 2,
@@ -189,7 +189,7 @@ pub async fn lists_refuse_a_cursor_they_did_not_make(backend: &dyn Backend) {
             "{n}: emails, {bad:?}: {r:?}"
         );
         let r = f
-            .ledger()
+            .history()
             .list_decisions(&user(1), Some(bad.into()), 2)
             .await;
         assert!(
@@ -221,7 +221,7 @@ pub async fn decisions_list_newest_first_in_pages(backend: &dyn Backend) {
     let mut seen = Vec::new();
     let mut cursor = None;
     loop {
-        let page = f.ledger().list_decisions(&u, cursor, 2).await.unwrap();
+        let page = f.history().list_decisions(&u, cursor, 2).await.unwrap();
         assert!(page.items.len() <= 2, "{n}");
         seen.push(
             page.items
@@ -243,14 +243,18 @@ pub async fn decisions_list_newest_first_in_pages(backend: &dyn Backend) {
         ],
         "{n}"
     );
-    let last = f.ledger().list_decisions(&u, None, 10).await.unwrap();
+    let last = f.history().list_decisions(&u, None, 10).await.unwrap();
     assert_eq!(
         last.items.last(),
         Some(&decision(&u, "evt_0", t0(), None, 1)),
         "{n}: the decision as committed"
     );
     assert_eq!(last.next_cursor, None, "{n}");
-    let none = f.ledger().list_decisions(&user(7), None, 10).await.unwrap();
+    let none = f
+        .history()
+        .list_decisions(&user(7), None, 10)
+        .await
+        .unwrap();
     assert!(none.items.is_empty() && none.next_cursor.is_none(), "{n}");
 }
 
@@ -259,7 +263,7 @@ pub async fn stored_score_is_the_last_committed_breakdown(backend: &dyn Backend)
     let f = Fixture::new(backend).await;
     let (u, v) = (user(1), user(2));
     let n = f.name;
-    assert_eq!(f.ledger().stored_score(&u).await.unwrap(), None, "{n}");
+    assert_eq!(f.history().stored_score(&u).await.unwrap(), None, "{n}");
     f.decide(&u, "evt_1", t0(), None, 1).await;
     let later = t0() + Duration::days(1);
     let mut c = commit(&u, "evt_2", later, None, 2, 1);
@@ -267,12 +271,12 @@ pub async fn stored_score_is_the_last_committed_breakdown(backend: &dyn Backend)
     f.commit(c).await;
     f.decide(&v, "evt_3", t0(), None, 1).await;
     assert_eq!(
-        f.ledger().stored_score(&u).await.unwrap(),
+        f.history().stored_score(&u).await.unwrap(),
         Some(breakdown(72, later)),
         "{n}"
     );
     assert_eq!(
-        f.ledger().stored_score(&v).await.unwrap(),
+        f.history().stored_score(&v).await.unwrap(),
         Some(breakdown(50, t0())),
         "{n}"
     );

@@ -65,7 +65,6 @@ macro_rules! ledger_contract {
             decisions_list_newest_first_in_pages,
             stored_score_is_the_last_committed_breakdown,
             email_activity_counts_by_day_status_and_generator,
-            sent_message_is_none_without_a_copy,
         );
     };
     (@cases $backend:expr; $($case:ident),* $(,)?) => {
