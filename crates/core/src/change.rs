@@ -22,9 +22,21 @@ pub struct ChangeRecord {
     pub committed_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum EventType {
     ClientCreated,
     ClientDeleted,
@@ -41,20 +53,10 @@ pub enum EventType {
 }
 
 impl EventType {
+    /// The event type's name in the events topic, stored data and metrics (serde's
+    /// name too).
     pub fn as_str(&self) -> &'static str {
-        match self {
-            EventType::ClientCreated => "client_created",
-            EventType::ClientDeleted => "client_deleted",
-            EventType::ConsentChanged => "consent_changed",
-            EventType::FixFeedbackGiven => "fix_feedback_given",
-            EventType::FixDelivered => "fix_delivered",
-            EventType::OrderPlaced => "order_placed",
-            EventType::LoginRecorded => "login_recorded",
-            EventType::EmailEngaged => "email_engaged",
-            EventType::ProfileUpdated => "profile_updated",
-            EventType::ContactUpdated => "contact_updated",
-            EventType::RescoreDue => "rescore_due",
-        }
+        self.into()
     }
 }
 
@@ -224,6 +226,15 @@ impl ClientChange {
 mod tests {
     use super::*;
     use crate::client::{Activity, ClientPatch, NewClient};
+
+    #[test]
+    fn event_type_names_are_the_serde_names() {
+        for t in <EventType as strum::VariantArray>::VARIANTS {
+            let json = serde_json::to_value(t).unwrap();
+            assert_eq!(json.as_str(), Some(t.as_str()));
+        }
+        assert_eq!(EventType::FixFeedbackGiven.as_str(), "fix_feedback_given");
+    }
 
     fn client() -> Client {
         NewClient {

@@ -12,9 +12,22 @@ use serde::{Deserialize, Serialize};
 /// `cancelled`; after `sent`, the provider's feedback moves it to `delivered`,
 /// `bounced` or `complained` (a complaint or a bounce may follow a delivery). Every move is a conditional update from a known status, so two workers
 /// can never both send, nor both write one email.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum EmailStatus {
     Composing,
     Scheduled,
@@ -44,22 +57,12 @@ impl EmailStatus {
         EmailStatus::Failed,
         EmailStatus::Cancelled,
     ];
+    /// The status's name in stored data and the API (serde's name too).
     pub fn as_str(&self) -> &'static str {
-        match self {
-            EmailStatus::Composing => "composing",
-            EmailStatus::Scheduled => "scheduled",
-            EmailStatus::Pending => "pending",
-            EmailStatus::Sending => "sending",
-            EmailStatus::Sent => "sent",
-            EmailStatus::Delivered => "delivered",
-            EmailStatus::Bounced => "bounced",
-            EmailStatus::Complained => "complained",
-            EmailStatus::Failed => "failed",
-            EmailStatus::Cancelled => "cancelled",
-        }
+        self.into()
     }
     pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|x| x.as_str() == s)
+        s.parse().ok()
     }
     /// Counts against the frequency cap and campaign cooldowns.
     pub fn counts_as_sent(&self) -> bool {
@@ -250,4 +253,25 @@ pub struct Decision {
     pub email_id: Option<EmailId>,
     #[serde(default)]
     pub scheduled_for: Option<DateTime<Utc>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_names_are_the_serde_names_and_all_lists_every_status() {
+        assert_eq!(
+            EmailStatus::ALL,
+            <EmailStatus as strum::VariantArray>::VARIANTS
+        );
+        for s in EmailStatus::ALL {
+            let json = serde_json::to_value(s).unwrap();
+            assert_eq!(json.as_str(), Some(s.as_str()));
+            assert_eq!(EmailStatus::parse(s.as_str()), Some(s));
+        }
+        for unknown in ["Sent", "sent ", "queued", ""] {
+            assert_eq!(EmailStatus::parse(unknown), None, "{unknown:?}");
+        }
+    }
 }

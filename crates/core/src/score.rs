@@ -9,9 +9,26 @@ use crate::client::Client;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+/// A client's engagement tier. Its names (`at_risk`, …) are the same in stored data,
+/// the API's JSON and its query parameters: serde's and strum's `snake_case` agree.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Tier {
     New,
     Champion,
@@ -31,17 +48,10 @@ impl Tier {
         Tier::Dormant,
     ];
     pub fn as_str(&self) -> &'static str {
-        match self {
-            Tier::New => "new",
-            Tier::Champion => "champion",
-            Tier::Engaged => "engaged",
-            Tier::AtRisk => "at_risk",
-            Tier::Lapsing => "lapsing",
-            Tier::Dormant => "dormant",
-        }
+        self.into()
     }
     pub fn parse(s: &str) -> Option<Tier> {
-        Tier::ALL.into_iter().find(|t| t.as_str() == s)
+        s.parse().ok()
     }
 }
 
@@ -327,6 +337,20 @@ mod tests {
     use super::*;
     use crate::client::{Activity, NewClient, StyleProfile};
     use crate::ids::UserId;
+
+    #[test]
+    fn tier_names_are_the_serde_names_and_all_lists_every_tier() {
+        assert_eq!(Tier::ALL, <Tier as strum::VariantArray>::VARIANTS);
+        for t in Tier::ALL {
+            let json = serde_json::to_value(t).unwrap();
+            assert_eq!(json.as_str(), Some(t.as_str()));
+            assert_eq!(Tier::parse(t.as_str()), Some(t));
+        }
+        assert_eq!(Tier::AtRisk.as_str(), "at_risk");
+        for unknown in ["At_Risk", "atrisk", "at-risk", ""] {
+            assert_eq!(Tier::parse(unknown), None, "{unknown:?}");
+        }
+    }
 
     fn client(created: DateTime<Utc>) -> Client {
         NewClient {

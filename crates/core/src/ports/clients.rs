@@ -11,7 +11,8 @@ use async_trait::async_trait;
 /// The order of a client list. Ties are broken by id in the same direction, so the
 /// order is total and a cursor (the sort key and id of a page's last client) resumes
 /// exactly where the page ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
 pub enum ClientSort {
     /// By id: creation order (ids are time-ordered).
     #[default]
@@ -19,11 +20,13 @@ pub enum ClientSort {
     /// By last stored score, lowest first; clients not scored yet come first.
     Score,
     /// By last stored score, highest first; clients not scored yet come last.
+    #[strum(serialize = "-score")]
     ScoreDesc,
     /// By [`crate::client::ActivityFacts::last_activity_at`], oldest first; clients
     /// never active come first.
     LastActivity,
     /// By last activity, newest first; clients never active come last.
+    #[strum(serialize = "-last_activity")]
     LastActivityDesc,
 }
 
@@ -36,13 +39,7 @@ impl ClientSort {
         ClientSort::LastActivityDesc,
     ];
     pub fn as_str(&self) -> &'static str {
-        match self {
-            ClientSort::Id => "id",
-            ClientSort::Score => "score",
-            ClientSort::ScoreDesc => "-score",
-            ClientSort::LastActivity => "last_activity",
-            ClientSort::LastActivityDesc => "-last_activity",
-        }
+        self.into()
     }
     pub fn parse(s: &str) -> Option<ClientSort> {
         Self::NAMED.into_iter().find(|o| o.as_str() == s)
