@@ -17,7 +17,7 @@ use aws_sdk_sqs::operation::change_message_visibility::ChangeMessageVisibilityEr
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName};
 use engage_core::StoreError;
 use engage_core::change::Event;
-use engage_core::ports::{Delivery, EventQueue};
+use engage_core::ports::{EventQueue, QueueDelivery};
 use serde_json::Value;
 use std::time::Duration;
 
@@ -211,9 +211,9 @@ impl SqsQueue {
     }
 }
 
-impl From<QueueMessage> for Delivery {
+impl From<QueueMessage> for QueueDelivery {
     fn from(m: QueueMessage) -> Self {
-        Delivery {
+        QueueDelivery {
             id: m.message_id,
             receipt: m.receipt,
             body: m.body,
@@ -225,9 +225,9 @@ impl From<QueueMessage> for Delivery {
 /// SQS keeps no processing error: `error` is only logged by the caller.
 #[async_trait]
 impl EventQueue for SqsQueue {
-    async fn receive(&self, max: u32, wait: Duration) -> Result<Vec<Delivery>, StoreError> {
+    async fn receive(&self, max: u32, wait: Duration) -> Result<Vec<QueueDelivery>, StoreError> {
         let got = SqsQueue::receive(self, max, wait).await?;
-        Ok(got.into_iter().map(Delivery::from).collect())
+        Ok(got.into_iter().map(QueueDelivery::from).collect())
     }
 
     async fn delete(&self, receipts: Vec<String>) -> Result<usize, StoreError> {

@@ -16,7 +16,7 @@ use crate::db::unexpected;
 use async_trait::async_trait;
 use engage_core::StoreError;
 use engage_core::change::Event;
-use engage_core::ports::{Delivery, EventPublisher, EventQueue};
+use engage_core::ports::{EventPublisher, EventQueue, QueueDelivery};
 use rand::Rng as _;
 use rusqlite::{Connection, params};
 use serde::Serialize;
@@ -411,9 +411,9 @@ impl SqliteQueue {
     }
 }
 
-impl From<Received> for Delivery {
+impl From<Received> for QueueDelivery {
     fn from(m: Received) -> Self {
-        Delivery {
+        QueueDelivery {
             id: m.id.to_string(),
             receipt: m.receipt,
             body: m.body,
@@ -424,14 +424,14 @@ impl From<Received> for Delivery {
 
 #[async_trait]
 impl EventQueue for SqliteQueue {
-    async fn receive(&self, max: u32, wait: Duration) -> Result<Vec<Delivery>, StoreError> {
+    async fn receive(&self, max: u32, wait: Duration) -> Result<Vec<QueueDelivery>, StoreError> {
         let max = max.max(1);
         let mut got = self.store.receive(self.queue, max, self.settings).await?;
         if got.is_empty() && !wait.is_zero() {
             self.store.wait_for_messages(wait).await;
             got = self.store.receive(self.queue, max, self.settings).await?;
         }
-        Ok(got.into_iter().map(Delivery::from).collect())
+        Ok(got.into_iter().map(QueueDelivery::from).collect())
     }
 
     async fn delete(&self, receipts: Vec<String>) -> Result<usize, StoreError> {

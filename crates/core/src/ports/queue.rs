@@ -5,7 +5,7 @@
 //!
 //! The contract, in the terms of SQS, whose semantics it is:
 //!
-//! - **Delivery.** An event published on the topic ([`super::EventPublisher`]) is a
+//! - **QueueDelivery.** An event published on the topic ([`super::EventPublisher`]) is a
 //!   message of the queue; a receive delivers it with a fresh receipt and its
 //!   receive count, 1 on its first delivery.
 //! - **Visibility.** A delivered message is hidden (in flight) for the queue's
@@ -37,7 +37,7 @@ use std::time::Duration;
 
 /// One message as one receive delivered it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Delivery {
+pub struct QueueDelivery {
     /// The message's id in its queue, the same on every delivery (for logs).
     pub id: String,
     /// This delivery's receipt: deletes and releases name it.
@@ -49,7 +49,7 @@ pub struct Delivery {
     pub receive_count: u32,
 }
 
-impl Delivery {
+impl QueueDelivery {
     /// The event the body holds.
     pub fn event(&self) -> Result<Event, serde_json::Error> {
         serde_json::from_str(&self.body)
@@ -64,7 +64,7 @@ pub trait EventQueue: Send + Sync {
     /// when none is visible (SQS: at most 20 s); answers none when none came. Each
     /// delivered message is hidden for the visibility timeout; a message that has
     /// had its `max_receives` moves to the dead letters instead.
-    async fn receive(&self, max: u32, wait: Duration) -> Result<Vec<Delivery>, StoreError>;
+    async fn receive(&self, max: u32, wait: Duration) -> Result<Vec<QueueDelivery>, StoreError>;
 
     /// Deletes the messages these receipts name; a receipt that acts on nothing is
     /// no error. Answers how many receipts it accepted: each one that deleted a

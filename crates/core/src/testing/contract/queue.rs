@@ -14,7 +14,7 @@ use crate::StoreError;
 use crate::change::Event;
 use crate::clock::ManualClock;
 use crate::ids::UserId;
-use crate::ports::{DeadLetter, DeadLetters, Delivery, EventPublisher, EventQueue};
+use crate::ports::{DeadLetter, DeadLetters, EventPublisher, EventQueue, QueueDelivery};
 use crate::testing::t0;
 use async_trait::async_trait;
 use std::collections::BTreeSet;
@@ -152,7 +152,7 @@ async fn publish(s: &QueueStores, events: &[Event]) {
 }
 
 /// Receives until `n` messages came (or three receives in a row came empty).
-async fn receive_n(s: &QueueStores, n: usize) -> Vec<Delivery> {
+async fn receive_n(s: &QueueStores, n: usize) -> Vec<QueueDelivery> {
     let mut got = Vec::new();
     let mut empty = 0;
     while got.len() < n && empty < 3 {
@@ -164,7 +164,7 @@ async fn receive_n(s: &QueueStores, n: usize) -> Vec<Delivery> {
 }
 
 /// Receives exactly one message.
-async fn receive_one(s: &QueueStores, what: &str) -> Delivery {
+async fn receive_one(s: &QueueStores, what: &str) -> QueueDelivery {
     let mut got = receive_n(s, 1).await;
     assert_eq!(got.len(), 1, "{what}: {got:?}");
     got.pop().expect("one")
