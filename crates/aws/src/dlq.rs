@@ -14,8 +14,13 @@
 //!   (receive count 1; the event, not the SNS envelope, which the workers read too)
 //!   and then deletes it from the DLQ: a crash in between leaves it in both, which is
 //!   harmless since the email processor claims each event once.
-//! - The last processing error is not known to SQS (`last_error` is `None`), and the
-//!   receive count shown is SQS's approximate one, looks included.
+//! - The last processing error is not known to SQS (`last_error` is `None`).
+//! - The receive count shown is the receives before this look: SQS counts a
+//!   message's receives across queues, so that is the source queue's
+//!   (`maxReceiveCount`) plus every earlier look.
+//!
+//! The port's documentation (`engage_core::ports::DeadLetters`) is the contract; the
+//! cursor-less list is the part of it this adapter takes the SQS way.
 
 use crate::sqs::unwrap_envelope;
 use crate::tables::keys::EVENT_TYPE_ATTRIBUTE;
@@ -76,9 +81,11 @@ impl SqsDeadLetters {
                 .map(str::to_string)
         });
         let attribute = |name| m.attributes().and_then(|a| a.get(&name));
+        // This look is a receive too; it is not one the message had.
         let receive_count = attribute(MessageSystemAttributeName::ApproximateReceiveCount)
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(1);
+            .and_then(|c| c.parse::<u32>().ok())
+            .unwrap_or(1)
+            .saturating_sub(1);
         let sent_at = attribute(MessageSystemAttributeName::SentTimestamp)
             .and_then(|t| t.parse::<i64>().ok())
             .and_then(DateTime::<Utc>::from_timestamp_millis)

@@ -4,14 +4,20 @@
 //! so an SQS body is SNS's JSON envelope whose `Message` is the event's JSON and
 //! whose `MessageAttributes` hold `event_type`; [`SqsQueue::receive`] unwraps it.
 //!
-//! The SQLite queue's semantics hold here by SQS's own: a received message is hidden
-//! for the visibility timeout, only its latest receipt deletes it, and after the
-//! redrive policy's `maxReceiveCount` receives it moves to the dead-letter queue.
+//! [`SqsQueue`] is the core's [`EventQueue`] port, whose documentation is the
+//! contract; SQS keeps it by its own semantics (the visibility timeout, the redrive
+//! policy's `maxReceiveCount`, the receive count across queues). Where SQS leaves a
+//! choice to the backend, it takes it so: an earlier receipt of a message still in
+//! the queue may delete or release it (SQS documents that it "might", moto always
+//! does), and a release rounds its delay up to whole seconds.
 
 use crate::users::unexpected;
+use async_trait::async_trait;
+use aws_sdk_sqs::operation::change_message_visibility::ChangeMessageVisibilityError;
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName};
 use engage_core::StoreError;
 use engage_core::change::Event;
+use engage_core::ports::{EventQueue, QueueDelivery};
 use serde_json::Value;
 use std::time::Duration;
 
@@ -137,8 +143,8 @@ impl SqsQueue {
     }
 
     /// Deletes the messages these receipts name, ten per call; answers how many were
-    /// deleted. A receipt SQS refuses (a stale one, the message since received
-    /// again) is logged and not counted, as the SQLite queue answers for it.
+    /// deleted. A receipt SQS refuses (the message is gone) is logged and not
+    /// counted.
     pub async fn delete_batch(&self, receipts: Vec<String>) -> Result<usize, StoreError> {
         let mut deleted = 0;
         for chunk in receipts.chunks(10) {
@@ -172,16 +178,69 @@ impl SqsQueue {
     /// Makes a received message visible again after `delay` (zero: now), so it is
     /// retried then (`ChangeMessageVisibility`; at most 12 hours).
     pub async fn release(&self, receipt: &str, delay: Duration) -> Result<(), StoreError> {
-        self.client
+        self.change_visibility(receipt, delay).await.map(|_| ())
+    }
+
+    /// As [`SqsQueue::release`]; false when SQS knows no message in flight by this
+    /// receipt (deleted, or no longer in flight).
+    async fn change_visibility(&self, receipt: &str, delay: Duration) -> Result<bool, StoreError> {
+        let out = self
+            .client
             .change_message_visibility()
             .queue_url(&self.url)
             .receipt_handle(receipt)
             // Whole seconds, rounded up: truncating made a 1.75 s backoff 1 s.
             .visibility_timeout(delay.as_secs_f64().ceil().min(43_200.0) as i32)
             .send()
-            .await
-            .map_err(|e| unexpected("releasing a message", e))?;
-        Ok(())
+            .await;
+        match out {
+            Ok(_) => Ok(true),
+            Err(e)
+                if matches!(
+                    e.as_service_error(),
+                    Some(
+                        ChangeMessageVisibilityError::ReceiptHandleIsInvalid(_)
+                            | ChangeMessageVisibilityError::MessageNotInflight(_)
+                    )
+                ) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(unexpected("releasing a message", e)),
+        }
+    }
+}
+
+impl From<QueueMessage> for QueueDelivery {
+    fn from(m: QueueMessage) -> Self {
+        QueueDelivery {
+            id: m.message_id,
+            receipt: m.receipt,
+            body: m.body,
+            receive_count: m.receive_count,
+        }
+    }
+}
+
+/// SQS keeps no processing error: `error` is only logged by the caller.
+#[async_trait]
+impl EventQueue for SqsQueue {
+    async fn receive(&self, max: u32, wait: Duration) -> Result<Vec<QueueDelivery>, StoreError> {
+        let got = SqsQueue::receive(self, max, wait).await?;
+        Ok(got.into_iter().map(QueueDelivery::from).collect())
+    }
+
+    async fn delete(&self, receipts: Vec<String>) -> Result<usize, StoreError> {
+        self.delete_batch(receipts).await
+    }
+
+    async fn release(
+        &self,
+        receipt: &str,
+        delay: Duration,
+        _error: &str,
+    ) -> Result<bool, StoreError> {
+        self.change_visibility(receipt, delay).await
     }
 }
 

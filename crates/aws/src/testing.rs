@@ -4,6 +4,10 @@
 //!
 //! The server runs under `timeout` and is stopped (SIGTERM) when the handle drops, so
 //! it stops by itself even if the test process dies first.
+//!
+//! The contracts' backends: [`DynamoBackend`] (the stores on DynamoDB) and
+//! [`SqsBackend`] (the events topic, the email queue and its dead letters on SNS and
+//! SQS), each case in an emulator of its own with what `engage aws init` creates.
 
 use aws_sdk_sesv2::config::{Credentials, SharedCredentialsProvider};
 use serde_json::Value;
@@ -148,6 +152,70 @@ impl engage_core::testing::Backend for DynamoBackend {
             clock: Arc::new(engage_core::clock::ManualClock::new(
                 engage_core::testing::t0(),
             )),
+            guard: Box::new(moto),
+        }
+    }
+}
+
+/// The queue contract's backend (`engage_core::testing::contract::queue`): the
+/// events topic, the email queue subscribed to it and its dead-letter queue as
+/// `engage aws init` creates them, the queue's visibility timeout and redrive
+/// policy then set to the case's; wired as `engage serve --backend aws` wires them
+/// ([`crate::AwsBackend::email_queue`]). Time is real: moto reads the system's.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SqsBackend;
+
+#[async_trait::async_trait]
+impl engage_core::testing::contract::queue::QueueBackend for SqsBackend {
+    fn name(&self) -> &'static str {
+        "sqs"
+    }
+
+    async fn fresh(
+        &self,
+        settings: engage_core::testing::contract::queue::QueueSettings,
+    ) -> engage_core::testing::contract::queue::QueueStores {
+        use aws_sdk_sqs::types::QueueAttributeName;
+        use std::sync::Arc;
+        let moto = Moto::start().await;
+        let sdk = moto.sdk_config();
+        let resources = crate::tables::Resources::with_prefix("contract");
+        let report = crate::init(&sdk, &resources)
+            .await
+            .expect("init creates the resources");
+        let redrive = serde_json::json!({
+            "deadLetterTargetArn": report.email_dlq_arn,
+            "maxReceiveCount": settings.max_receives.to_string(),
+        });
+        aws_sdk_sqs::Client::new(&sdk)
+            .set_queue_attributes()
+            .queue_url(&report.email_queue_url)
+            .attributes(
+                QueueAttributeName::VisibilityTimeout,
+                settings.visibility.as_secs().max(1).to_string(),
+            )
+            .attributes(QueueAttributeName::RedrivePolicy, redrive.to_string())
+            .send()
+            .await
+            .expect("the queue takes the case's settings");
+        let at = crate::Locations {
+            resources: resources.clone(),
+            ..Default::default()
+        };
+        let backend = crate::AwsBackend::connect(sdk, &at)
+            .await
+            .expect("the backend connects");
+        let queue = backend.email_queue(&at).await.expect("the email queue");
+        assert_eq!(
+            queue.dlq_url.as_deref(),
+            Some(report.email_dlq_url.as_str())
+        );
+        engage_core::testing::contract::queue::QueueStores {
+            publisher: backend.publisher.clone(),
+            queue: Arc::new(queue.queue),
+            dead_letters: queue.dead_letters,
+            source_queue: resources.email_queue,
+            clock: None,
             guard: Box::new(moto),
         }
     }

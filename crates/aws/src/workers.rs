@@ -1,14 +1,16 @@
 //! The long-running tasks that stand in for the Lambda functions under `engage serve
 //! --backend aws`: the stream poller (Users table stream → events topic), the email
-//! queue's workers, the email writers and the scheduler. They work as the embedded
-//! pipeline's tasks do: the same batch processing, the same backoff for failed
-//! messages ([`engage_core::processor::backoff`]), the same stop on shutdown.
+//! queue's workers, the email writers and the scheduler. The loops are the core's
+//! (`engage_core::processor::tasks`), the embedded pipeline's too: the queue's
+//! workers are [`tasks::consume`] over [`SqsQueue`] as the `EventQueue` port (the
+//! same batch processing and backoff for failed messages), the writers
+//! [`tasks::repeat`], the scheduler [`tasks::tick_every`].
 
 use crate::backend::AwsBackend;
-use crate::{QueueMessage, SqsQueue, StreamCheckpoints, StreamPoller};
+use crate::{SqsQueue, StreamCheckpoints, StreamPoller};
 use engage_core::StoreError;
 use engage_core::ports::EventPublisher;
-use engage_core::processor::{Engine, backoff, tasks};
+use engage_core::processor::{Engine, tasks};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -20,6 +22,8 @@ const STREAM_IDLE: Duration = Duration::from_millis(500);
 const RECEIVE_WAIT: Duration = Duration::from_secs(1);
 /// How long an idle email writer waits before looking again.
 const WRITER_IDLE: Duration = Duration::from_millis(500);
+/// How long a worker waits after a failed batch.
+const WORKER_ERROR_WAIT: Duration = Duration::from_secs(1);
 
 /// How many of each task.
 #[derive(Debug, Clone, Copy)]
@@ -63,13 +67,7 @@ impl AwsWorkers {
     /// as one batch, deletes the done ones in one call and releases each failed one
     /// with backoff. Returns how many it received.
     pub async fn work_once(&self) -> Result<usize, StoreError> {
-        let msgs = self.queue.receive(10, RECEIVE_WAIT).await?;
-        let n = msgs.len();
-        if n > 0 {
-            let done = process(&self.engine, &self.queue, msgs).await?;
-            self.queue.delete_batch(done).await?;
-        }
-        Ok(n)
+        tasks::consume_once(&self.engine, &self.queue, 10, RECEIVE_WAIT).await
     }
 
     /// Starts the stream poller, the queue workers, the email writers and the
@@ -94,19 +92,17 @@ impl AwsWorkers {
         }));
         for _ in 0..self.settings.workers.max(1) {
             let me = self.clone();
-            let mut stop = shutdown.clone();
+            let stop = shutdown.clone();
             set.spawn(async move {
-                // Not raced against the stop: a batch in hand is finished (the
-                // receive's long poll bounds how long a stop waits).
-                while !*stop.borrow() {
-                    if let Err(e) = me.work_once().await {
-                        tracing::error!(error = %e, "email worker step failed");
-                        tokio::select! {
-                            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                            _ = stop.changed() => {}
-                        }
-                    }
-                }
+                tasks::consume(
+                    stop,
+                    &me.engine,
+                    &me.queue,
+                    10,
+                    RECEIVE_WAIT,
+                    WORKER_ERROR_WAIT,
+                )
+                .await;
             });
         }
         for _ in 0..self.settings.writers.max(1) {
@@ -128,28 +124,4 @@ impl AwsWorkers {
         });
         set
     }
-}
-
-/// Processes a batch: undecodable messages and failed events are released with
-/// backoff (SQS moves them to the DLQ after the redrive policy's receives); answers
-/// the receipts of the done ones, to delete.
-async fn process(
-    engine: &Engine,
-    queue: &SqsQueue,
-    msgs: Vec<QueueMessage>,
-) -> Result<Vec<String>, StoreError> {
-    let bodies: Vec<&str> = msgs.iter().map(|m| m.body.as_str()).collect();
-    let results = engine.process_messages(&bodies).await;
-    let mut done = Vec::with_capacity(msgs.len());
-    for (msg, result) in msgs.into_iter().zip(results) {
-        match result {
-            Ok(()) => done.push(msg.receipt),
-            Err(e) => {
-                let delay = backoff(msg.receive_count);
-                tracing::warn!(message_id = msg.message_id, receive_count = msg.receive_count, error = %e, retry_in_ms = delay.as_millis() as u64, "message failed, will retry");
-                queue.release(&msg.receipt, delay).await?;
-            }
-        }
-    }
-    Ok(done)
 }

@@ -7,11 +7,17 @@
 //! write that publishes them, and hands the batches over in memory; the queue still
 //! holds each message, in flight, until a worker acknowledges it. Busy workers leave
 //! the messages visible, for whichever worker receives next.
+//!
+//! A batch is processed as on every backend ([`tasks::process_deliveries`], over
+//! the email queue as the core's `EventQueue` port, [`SqliteQueue`]); the worker's
+//! own step stays here for the handoff and for acknowledging a batch with the next
+//! receive, which only the SQLite queue can do in one write.
 
 use crate::Store;
-use crate::queue::{EMAIL_QUEUE, Handoff, QueueSettings, Received};
+use crate::queue::{EMAIL_QUEUE, Handoff, QueueSettings, Received, SqliteQueue};
 use engage_core::StoreError;
-use engage_core::processor::{Engine, ProcessError, backoff, tasks};
+use engage_core::ports::QueueDelivery;
+use engage_core::processor::{Engine, ProcessError, tasks};
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
@@ -51,6 +57,8 @@ impl Default for PipelineSettings {
 #[derive(Debug)]
 pub struct Pipeline {
     store: Store,
+    /// The store's email queue, with the settings' visibility and maximum receives.
+    queue: SqliteQueue,
     engine: Engine,
     settings: PipelineSettings,
     /// Receipts of messages done with, deleted by the next receive or pump.
@@ -72,6 +80,7 @@ pub enum Handled {
 impl Pipeline {
     pub fn new(store: Store, engine: Engine, settings: PipelineSettings) -> Self {
         Self {
+            queue: SqliteQueue::email(store.clone(), settings.queue),
             store,
             engine,
             settings,
@@ -216,28 +225,17 @@ impl Pipeline {
         &self,
         msgs: Vec<Received>,
     ) -> Result<(Vec<Handled>, Vec<String>), StoreError> {
-        let bodies: Vec<&str> = msgs.iter().map(|m| m.body.as_str()).collect();
-        let results = self.engine.process_messages(&bodies).await;
-
-        let done = msgs
-            .iter()
-            .zip(&results)
-            .filter(|(_, r)| r.is_ok())
-            .map(|(m, _)| m.receipt.clone())
-            .collect();
-        let mut handled = Vec::with_capacity(msgs.len());
-        for (msg, result) in msgs.iter().zip(results) {
-            handled.push(match result {
-                Ok(()) => Handled::Done,
-                Err(e) => {
-                    let delay = backoff(msg.receive_count);
-                    tracing::warn!(message_id = msg.id, receive_count = msg.receive_count, error = %e, retry_in_ms = delay.as_millis() as u64, "message failed, will retry");
-                    self.store
-                        .release(&msg.receipt, delay, &e.to_string())
-                        .await?;
-                    Handled::Retry
-                }
-            });
+        let deliveries: Vec<QueueDelivery> = msgs.into_iter().map(QueueDelivery::from).collect();
+        let results = tasks::process_deliveries(&self.engine, &self.queue, &deliveries).await?;
+        let mut handled = Vec::with_capacity(deliveries.len());
+        let mut done = Vec::new();
+        for (msg, ok) in deliveries.into_iter().zip(results) {
+            if ok {
+                handled.push(Handled::Done);
+                done.push(msg.receipt);
+            } else {
+                handled.push(Handled::Retry);
+            }
         }
         Ok((handled, done))
     }

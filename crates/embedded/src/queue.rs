@@ -7,13 +7,16 @@
 //! - a message received more than `max_receives` times moves to the dead-letter queue
 //!   instead of being delivered again, remembering its source queue; operators list
 //!   and redrive dead letters through the `DeadLetters` port (`dead_letters.rs`).
+//!
+//! [`SqliteQueue`] is the email queue as the core's [`EventQueue`] port, whose
+//! documentation is the contract these semantics keep.
 
 use crate::Store;
 use crate::db::unexpected;
 use async_trait::async_trait;
 use engage_core::StoreError;
 use engage_core::change::Event;
-use engage_core::ports::EventPublisher;
+use engage_core::ports::{EventPublisher, EventQueue, QueueDelivery};
 use rand::Rng as _;
 use rusqlite::{Connection, params};
 use serde::Serialize;
@@ -377,6 +380,71 @@ impl Store {
     /// Waits until a message may have been published, or `timeout` passes.
     pub async fn wait_for_messages(&self, timeout: Duration) {
         let _ = tokio::time::timeout(timeout, self.messages.notified()).await;
+    }
+}
+
+/// One queue of a store, with its settings, as the [`EventQueue`] port. Stale
+/// receipts are refused: only a message's latest receipt deletes or releases it.
+#[derive(Debug, Clone)]
+pub struct SqliteQueue {
+    store: Store,
+    queue: &'static str,
+    settings: QueueSettings,
+}
+
+impl SqliteQueue {
+    /// The email queue ([`EMAIL_QUEUE`]) of `store`.
+    pub fn email(store: Store, settings: QueueSettings) -> Self {
+        Self {
+            store,
+            queue: EMAIL_QUEUE,
+            settings,
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn settings(&self) -> QueueSettings {
+        self.settings
+    }
+}
+
+impl From<Received> for QueueDelivery {
+    fn from(m: Received) -> Self {
+        QueueDelivery {
+            id: m.id.to_string(),
+            receipt: m.receipt,
+            body: m.body,
+            receive_count: m.receive_count,
+        }
+    }
+}
+
+#[async_trait]
+impl EventQueue for SqliteQueue {
+    async fn receive(&self, max: u32, wait: Duration) -> Result<Vec<QueueDelivery>, StoreError> {
+        let max = max.max(1);
+        let mut got = self.store.receive(self.queue, max, self.settings).await?;
+        if got.is_empty() && !wait.is_zero() {
+            self.store.wait_for_messages(wait).await;
+            got = self.store.receive(self.queue, max, self.settings).await?;
+        }
+        Ok(got.into_iter().map(QueueDelivery::from).collect())
+    }
+
+    async fn delete(&self, receipts: Vec<String>) -> Result<usize, StoreError> {
+        self.store.delete_messages(receipts).await
+    }
+
+    async fn release(
+        &self,
+        receipt: &str,
+        delay: Duration,
+        error: &str,
+    ) -> Result<bool, StoreError> {
+        self.store.release(receipt, delay, error).await
     }
 }
 

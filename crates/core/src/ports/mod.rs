@@ -10,6 +10,7 @@ mod feedback;
 mod health;
 mod ledger;
 mod operations;
+mod queue;
 mod suppressions;
 
 pub use clients::*;
@@ -18,6 +19,7 @@ pub use feedback::*;
 pub use health::*;
 pub use ledger::*;
 pub use operations::*;
+pub use queue::*;
 pub use suppressions::*;
 
 use serde::Serialize;

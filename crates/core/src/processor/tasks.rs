@@ -1,11 +1,88 @@
 //! The loops every backend's long-running tasks are made of (the embedded pipeline,
-//! `engage serve --backend aws`): a step repeated until the stop, and a step run on
-//! a schedule. Each finishes the step in hand before it stops.
+//! `engage serve --backend aws`): a step repeated until the stop, a step run on a
+//! schedule, and the email queue's consumer over the [`EventQueue`] port (one batch:
+//! [`consume_once`], its processing: [`process_deliveries`], the loop: [`consume`]).
+//! Each finishes the step in hand before it stops.
 
-use super::Engine;
+use super::{Engine, backoff};
+use crate::StoreError;
+use crate::ports::{EventQueue, QueueDelivery};
 use std::future::Future;
 use std::time::Duration;
 use tokio::sync::watch;
+
+/// Processes delivered messages as one batch ([`Engine::process_messages`]) and
+/// releases each failed one with [`backoff`] for its receive count, noting its
+/// error (the queue moves it to the dead letters after its maximum receives).
+/// Answers, in order, whether each is done: the caller deletes those.
+pub async fn process_deliveries(
+    engine: &Engine,
+    queue: &dyn EventQueue,
+    msgs: &[QueueDelivery],
+) -> Result<Vec<bool>, StoreError> {
+    let bodies: Vec<&str> = msgs.iter().map(|m| m.body.as_str()).collect();
+    let results = engine.process_messages(&bodies).await;
+    let mut done = Vec::with_capacity(msgs.len());
+    for (msg, result) in msgs.iter().zip(results) {
+        match result {
+            Ok(()) => done.push(true),
+            Err(e) => {
+                let delay = backoff(msg.receive_count);
+                tracing::warn!(message_id = msg.id, receive_count = msg.receive_count, error = %e, retry_in_ms = delay.as_millis() as u64, "message failed, will retry");
+                queue.release(&msg.receipt, delay, &e.to_string()).await?;
+                done.push(false);
+            }
+        }
+    }
+    Ok(done)
+}
+
+/// One batch of the email queue: receives up to `max` messages (waiting up to
+/// `wait` for the first), processes them ([`process_deliveries`]) and deletes the
+/// done ones in one call. Answers how many it received.
+pub async fn consume_once(
+    engine: &Engine,
+    queue: &dyn EventQueue,
+    max: u32,
+    wait: Duration,
+) -> Result<usize, StoreError> {
+    let msgs = queue.receive(max, wait).await?;
+    let n = msgs.len();
+    if n == 0 {
+        return Ok(0);
+    }
+    let done = process_deliveries(engine, queue, &msgs).await?;
+    let receipts = msgs
+        .into_iter()
+        .zip(done)
+        .filter_map(|(m, done)| done.then_some(m.receipt))
+        .collect();
+    queue.delete(receipts).await?;
+    Ok(n)
+}
+
+/// An email worker: [`consume_once`] until `stop` turns true. The receive's wait
+/// is its idle wait (and bounds how long a stop waits: the batch in hand is
+/// finished, not raced against the stop); after a failed batch it waits
+/// `after_error`, or the stop.
+pub async fn consume(
+    mut stop: watch::Receiver<bool>,
+    engine: &Engine,
+    queue: &dyn EventQueue,
+    max: u32,
+    wait: Duration,
+    after_error: Duration,
+) {
+    while !*stop.borrow() {
+        if let Err(e) = consume_once(engine, queue, max, wait).await {
+            tracing::error!(error = %e, "email worker step failed");
+            tokio::select! {
+                _ = tokio::time::sleep(after_error) => {}
+                _ = stop.changed() => {}
+            }
+        }
+    }
+}
 
 /// Runs `step` until `stop` turns true: again at once after a step that did some
 /// work (answered more than 0), else after `idle` resolves or the stop comes. A
