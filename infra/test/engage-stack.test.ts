@@ -146,7 +146,7 @@ const normalized = (spec: IndexSpec) => ({
 });
 
 /**
- * The indexes `create_ledger_tables` (crates/aws/src/ledger.rs) creates, read from its
+ * The indexes `create_ledger_tables` (crates/aws/src/ledger/schema.rs) creates, read from its
  * source: `index(keys::BY_X, "hash", "range", include)` calls in its `emails` and
  * `ledger` arrays, names resolved through crates/aws/src/tables.rs's `keys`.
  */
@@ -162,7 +162,7 @@ function rustIndexes(): { emails: IndexSpec[]; ledger: IndexSpec[] } {
     if (v === undefined) throw new Error(`unknown key constant ${t}`);
     return v;
   };
-  const ledger = src('ledger.rs');
+  const ledger = src('ledger/schema.rs');
   const body = ledger.slice(ledger.indexOf('pub async fn create_ledger_tables'));
   const block = (name: string): IndexSpec[] => {
     const m = body.match(new RegExp(`let ${name} = \\[([\\s\\S]*?)\\];`));
@@ -271,7 +271,7 @@ describe('engage stack (dev)', () => {
       });
     });
 
-    it('the Emails and Ledger indexes are the specs, and the specs are create_ledger_tables in crates/aws/src/ledger.rs', () => {
+    it('the Emails and Ledger indexes are the specs, and the specs are create_ledger_tables in crates/aws/src/ledger/schema.rs', () => {
       const rendered = (spec: IndexSpec) => ({
         IndexName: spec.name,
         KeySchema: [
@@ -368,11 +368,18 @@ describe('engage stack (dev)', () => {
       expect(sub.Properties.FilterPolicyScope ?? 'MessageAttributes').toBe('MessageAttributes');
     });
 
-    it('the allow-list is exactly EventType::as_str of crates/core/src/change.rs', () => {
+    it('the allow-list is exactly the EventType names of crates/core/src/change.rs', () => {
+      // `EventType`'s names are its variants in snake_case (strum's `serialize_all`
+      // and serde's `rename_all`, both "snake_case", as the enum declares).
       const rust = fs.readFileSync(path.join(ROOT, '..', 'crates', 'core', 'src', 'change.rs'), 'utf8');
-      const body = rust.slice(rust.indexOf('pub fn as_str'));
-      const names = [...body.slice(0, body.indexOf('\n    }\n')).matchAll(/EventType::\w+\s*=>\s*"([a-z_]+)"/g)].map(
-        (m) => m[1],
+      const start = rust.indexOf('pub enum EventType {');
+      expect(start).toBeGreaterThan(-1);
+      const head = rust.slice(Math.max(0, rust.lastIndexOf('#[derive', start)), start);
+      expect(head).toContain('#[serde(rename_all = "snake_case")]');
+      expect(head).toContain('#[strum(serialize_all = "snake_case")]');
+      const body = rust.slice(start, rust.indexOf('\n}\n', start));
+      const names = [...body.matchAll(/^\s{4}([A-Z]\w*),$/gm)].map((m) =>
+        m[1].replace(/[A-Z]/g, (c, i) => (i === 0 ? '' : '_') + c.toLowerCase()),
       );
       expect(names.length).toBeGreaterThan(0);
       expect([...EVENT_TYPES].sort()).toEqual(names.sort());
