@@ -11,7 +11,7 @@ export interface IndexSpec {
   readonly projection: 'ALL' | 'KEYS_ONLY' | readonly string[];
 }
 
-/** The Emails table's indexes (`crates/aws/src/ledger.rs`, `create_ledger_tables`). */
+/** The Emails table's indexes (`crates/aws/src/ledger/schema.rs`, `create_ledger_tables`). */
 export const EMAILS_INDEXES: readonly IndexSpec[] = [
   { name: 'byUser', partition: 'user_id', sort: 'created_key', projection: ['campaign', 'status'] },
   { name: 'byStatus', partition: 'status', sort: 'due_at', projection: 'KEYS_ONLY' },
@@ -19,7 +19,7 @@ export const EMAILS_INDEXES: readonly IndexSpec[] = [
   { name: 'byCreated', partition: 'email_shard', sort: 'created_key', projection: ['campaign'] },
 ];
 
-/** The Ledger table's indexes (`crates/aws/src/ledger.rs`, `create_ledger_tables`). */
+/** The Ledger table's indexes (`crates/aws/src/ledger/schema.rs`, `create_ledger_tables`). */
 export const LEDGER_INDEXES: readonly IndexSpec[] = [
   { name: 'byRescore', partition: 'rescore_shard', sort: 'next_rescore_at', projection: 'KEYS_ONLY' },
   { name: 'bySuppression', partition: 'list_shard', sort: 'pk', projection: 'ALL' },
@@ -44,7 +44,7 @@ export const LEDGER_INDEXES: readonly IndexSpec[] = [
  * | Ledger | a suppression | `suppression#<normalized address>` | `suppression` |
  *
  * Indexes (`EMAILS_INDEXES`, `LEDGER_INDEXES`, exactly those `create_ledger_tables`
- * in `crates/aws/src/ledger.rs` makes on the emulator; a test compares the two):
+ * in `crates/aws/src/ledger/schema.rs` makes on the emulator; a test compares the two):
  * - Emails `byUser` (`user_id`, `created_key` = `<created_at>#<email id>`): a
  *   client's emails, newest first;
  * - Emails `byStatus` (`status`, `due_at`): due scheduled, stranded pending, stuck

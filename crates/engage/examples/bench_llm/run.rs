@@ -467,7 +467,7 @@ pub(super) async fn run(a: Args) -> anyhow::Result<()> {
     );
     let mut md = String::from("## LLM writer: throughput under a provider's rate limits\n\n");
     md.push_str(
-        "Written by `make bench-llm` (`crates/engage/examples/bench_llm.rs`); rerun it to refresh.\n\n",
+        "Written by `make bench-llm` (`crates/engage/examples/bench_llm/`); rerun it to refresh.\n\n",
     );
     md.push_str(&format!(
         "- date: {}\n- machine: {}\n- command: `{command}` (`make bench-llm` runs it with the defaults)\n- provider: llmock {} on 127.0.0.1 with `--rpm {} --tpm {tpm}`; each answer held for a random {}–{} s (seeded), then a fixed valid welcome email\n- engage: `openai` generator, `llm.rpm = {engage_rpm}`, `llm.tpm = {engage_tpm}` ({:.1} % of the provider's), `llm.max_concurrency = {}` (as many writers), no quiet hours\n- load: {clients} opted-in clients created through `POST /api/v1/users` in {create_secs:.2} s (32 at a time), one welcome email each; all written and sent {total_secs:.0} s after the first was created\n\n",

@@ -1,4 +1,4 @@
-//! What the benchmarks (`bench.rs`, `bench_llm.rs`) share: the engage binary next to
+//! What the benchmarks (`bench.rs`, `bench_llm/`) share: the engage binary next to
 //! them, a server child process, read-only SQLite access, percentiles, the machine's
 //! description, and the LLM section of `docs/benchmarks.md`.
 //!
