@@ -20,8 +20,8 @@ pub fn token_hash(token: &str) -> [u8; 32] {
 
 /// The error of a command or setting that needs the AWS backend (`backend = "aws"`,
 /// `engage aws init`, `mail.sender = "ses"`) in a binary built without it (cargo
-/// feature `aws`, which `make run` leaves out of its build).
-#[cfg(not(feature = "aws"))]
+/// feature `aws`, which `make run` leaves out of its build). Always defined: a build
+/// of several packages can turn this crate's `aws` on while `engage`'s stays off.
 pub fn aws_not_built(what: &str) -> anyhow::Error {
     anyhow::anyhow!(
         "{what} needs the AWS backend, which this engage binary was built without: build it with `make build-aws` (cargo build --release --features aws)"
