@@ -11,6 +11,19 @@ pub use engage_host::wiring::*;
 use engage_llm::TemplateGenerator;
 use std::sync::Arc;
 
+/// The store's emails, as what a model already spent today.
+struct StoreSpending<'a>(&'a Store);
+
+#[async_trait::async_trait]
+impl SpentSince for StoreSpending<'_> {
+    async fn spent_since(
+        &self,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> anyhow::Result<(u64, f64)> {
+        Ok(self.0.llm_spend_since(since).await?)
+    }
+}
+
 /// The engine on `store`, with every part as configured; a model's daily budget
 /// counts what the store's emails already spent today.
 pub async fn engine(
@@ -21,8 +34,8 @@ pub async fn engine(
     let secret =
         crate::secrets::unsubscribe_secret(config.unsubscribe_secret.as_deref(), &config.data_dir)?;
     let template: Arc<dyn ContentGenerator> = Arc::new(TemplateGenerator);
-    let (tokens, usd) = store.llm_spend_since(start_of_day(&clock)).await?;
-    let generator = generator(config, Spending::Earlier { tokens, usd }, &template).await?;
+    let spent = StoreSpending(store);
+    let generator = generator(config, Spending::Local(&spent), &clock, &template).await?;
     let store_arc = Arc::new(store.clone());
     Ok(Engine {
         clients: store_arc.clone(),

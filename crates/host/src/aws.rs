@@ -46,6 +46,7 @@ pub async fn engine(
     let generator = crate::wiring::generator(
         config,
         crate::wiring::Spending::Shared(&backend.tally),
+        &clock,
         &template,
     )
     .await?;

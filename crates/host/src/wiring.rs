@@ -47,22 +47,31 @@ pub async fn sender(config: &Config) -> anyhow::Result<Arc<dyn MailSender>> {
     })
 }
 
+/// What one process's store says a model already spent (the embedded backend's
+/// emails), read only when a model is configured.
+#[async_trait::async_trait]
+pub trait SpentSince: Send + Sync {
+    /// The tokens and dollars of the emails a model wrote since `since`.
+    async fn spent_since(&self, since: chrono::DateTime<chrono::Utc>)
+    -> anyhow::Result<(u64, f64)>;
+}
+
 /// Where a model's daily budget is counted besides the process itself.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub enum Spending<'a> {
-    /// One process: what its store says was spent since [`start_of_day`].
-    Earlier { tokens: u64, usd: f64 },
+    /// One process: what its store says was spent since midnight UTC.
+    Local(&'a dyn SpentSince),
     /// Many processes (the AWS backend): the day's spending is `tally`, shared.
     Shared(&'a Arc<dyn SpendTally>),
 }
 
-/// Midnight UTC of the clock's day: where a model's daily budget starts.
-pub fn start_of_day(clock: &Arc<dyn Clock>) -> chrono::DateTime<chrono::Utc> {
-    clock
-        .now()
-        .date_naive()
-        .and_time(chrono::NaiveTime::MIN)
-        .and_utc()
+impl std::fmt::Debug for Spending<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Local(_) => "Spending::Local",
+            Self::Shared(_) => "Spending::Shared",
+        })
+    }
 }
 
 /// The configured generator: the template, or a model whose daily budget counts what
@@ -70,6 +79,7 @@ pub fn start_of_day(clock: &Arc<dyn Clock>) -> chrono::DateTime<chrono::Utc> {
 pub async fn generator(
     config: &Config,
     spending: Spending<'_>,
+    clock: &Arc<dyn Clock>,
     template: &Arc<dyn ContentGenerator>,
 ) -> anyhow::Result<Arc<dyn ContentGenerator>> {
     Ok(match config.llm.openai()? {
@@ -77,7 +87,13 @@ pub async fn generator(
             tracing::info!(base_url = %settings.base_url, model = %settings.model, "emails are written by an LLM");
             let llm = OpenAiGenerator::new(settings).context("building the LLM client")?;
             match spending {
-                Spending::Earlier { tokens, usd } => {
+                Spending::Local(store) => {
+                    let midnight = clock
+                        .now()
+                        .date_naive()
+                        .and_time(chrono::NaiveTime::MIN)
+                        .and_utc();
+                    let (tokens, usd) = store.spent_since(midnight).await?;
                     llm.spent_earlier_today(tokens, usd);
                     Arc::new(llm)
                 }

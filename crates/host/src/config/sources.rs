@@ -118,7 +118,9 @@ impl Sources {
     fn layer(&mut self, value: Value, describe: &dyn Fn(&str) -> String) {
         if let Value::Object(map) = value {
             let mut leaves = Vec::new();
-            paths(&Value::Object(map.clone()), String::new(), &mut leaves);
+            for (k, v) in &map {
+                paths(v, k.clone(), &mut leaves);
+            }
             for path in leaves {
                 let described = describe(&path);
                 self.origin.insert(path, described);
