@@ -53,6 +53,10 @@ impl Problem {
     }
 }
 
+/// The `Retry-After` of a 503: a throttled or busy dependency usually answers again
+/// within seconds.
+const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 5;
+
 /// Everything a request can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -246,6 +250,12 @@ impl IntoResponse for ApiError {
                 res.headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
             }
+            Self::Unavailable(_) => {
+                res.headers_mut().insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from(UNAVAILABLE_RETRY_AFTER_SECS),
+                );
+            }
             _ => {}
         }
         res
@@ -272,6 +282,8 @@ impl From<DomainError> for ApiError {
             DomainError::VersionRequired => {
                 Self::PreconditionRequired(DomainError::VersionRequired.to_string())
             }
+            DomainError::Unsupported(why) => Self::NotImplemented(why),
+            DomainError::Transient(why) => store_busy(&why),
             DomainError::Unexpected(e) => Self::Internal(e),
         }
     }
@@ -286,9 +298,17 @@ impl From<StoreError> for ApiError {
             StoreError::Duplicate(_) => Self::Duplicate("the resource already exists".into()),
             StoreError::InvalidCursor => invalid_cursor(),
             StoreError::Unsupported(why) => Self::NotImplemented(why),
+            StoreError::Transient(why) => store_busy(&why),
             StoreError::Unexpected(e) => Self::Internal(e),
         }
     }
+}
+
+/// A store that is throttling or busy: 503 with `Retry-After`. What failed is logged,
+/// not sent (it may name tables and keys).
+fn store_busy(why: &str) -> ApiError {
+    tracing::warn!(error = %why, "the store is temporarily unavailable");
+    ApiError::Unavailable("the data store is busy; try again in a few seconds".into())
 }
 
 fn invalid_cursor() -> ApiError {
@@ -400,6 +420,18 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_busy_store_is_503_with_retry_after_and_keeps_its_cause_to_the_log() {
+        let e = ApiError::from(StoreError::Transient(
+            "PutItem on engage-users: ThrottlingException".into(),
+        ));
+        let (status, res, p) = render(e).await;
+        assert_eq!(status, 503);
+        assert_eq!(p.problem_type, "/problems/unavailable");
+        assert_eq!(res.headers()[header::RETRY_AFTER], "5");
+        assert!(!p.detail.contains("engage-users"), "{}", p.detail);
+    }
+
+    #[tokio::test]
     async fn internal_errors_do_not_leak_their_cause() {
         let (_, _, p) = render(ApiError::Internal(anyhow::anyhow!("SELECT * FROM users"))).await;
         assert!(!p.detail.contains("SELECT"), "{}", p.detail);
@@ -421,6 +453,20 @@ mod tests {
         assert_eq!(st(StoreError::Unexpected(anyhow::anyhow!("x"))), 500);
         assert_eq!(st(StoreError::InvalidCursor), 400);
         assert_eq!(st(StoreError::Unsupported("no replay here".into())), 501);
+        assert_eq!(st(StoreError::Transient("throttled".into())), 503);
+        assert_eq!(
+            ApiError::from(DomainError::from(StoreError::Unsupported("no".into())))
+                .status()
+                .as_u16(),
+            501,
+            "a client operation the backend cannot do is 501, not 500"
+        );
+        assert_eq!(
+            ApiError::from(DomainError::from(StoreError::Transient("busy".into())))
+                .status()
+                .as_u16(),
+            503
+        );
         assert_eq!(s(DomainError::InvalidCursor), 400);
         match ApiError::from(StoreError::Duplicate("ada@example.com".into())) {
             ApiError::Duplicate(d) => assert!(!d.contains("ada")),

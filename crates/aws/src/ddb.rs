@@ -89,43 +89,13 @@ pub(crate) fn unexpected(message: impl std::fmt::Display) -> StoreError {
     StoreError::Unexpected(anyhow::anyhow!("dynamodb: {message}"))
 }
 
-/// Codes DynamoDB answers when it is overloaded or throttling this table: the
-/// request may succeed if tried again later.
-const TRANSIENT_CODES: [&str; 6] = [
-    "ThrottlingException",
-    "ProvisionedThroughputExceededException",
-    "RequestLimitExceeded",
-    "InternalServerError",
-    "ServiceUnavailable",
-    "TransactionInProgressException",
-];
-
-/// A failed request as `StoreError::Unexpected`, naming the operation; throttling
-/// and connection trouble are marked transient (the SDK has already retried them).
+/// A failed DynamoDB request, naming the operation ([`crate::errors::aws_error`]).
 pub(crate) fn sdk_error<E, R>(operation: &str, e: SdkError<E, R>) -> StoreError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
 {
-    let transient = match &e {
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => true,
-        SdkError::ServiceError(se) => se
-            .err()
-            .code()
-            .is_some_and(|c| TRANSIENT_CODES.contains(&c)),
-        _ => false,
-    };
-    let detail = match (e.code(), e.message()) {
-        (Some(code), Some(message)) => format!("{code}: {message}"),
-        (Some(code), None) => code.to_string(),
-        _ => aws_sdk_dynamodb::error::DisplayErrorContext(&e).to_string(),
-    };
-    let note = if transient {
-        " (transient: throttled or unavailable, worth retrying later)"
-    } else {
-        ""
-    };
-    unexpected(format!("{operation} failed: {detail}{note}"))
+    crate::errors::aws_error(&format!("dynamodb: {operation} failed"), e)
 }
 
 /// True when a request failed only because its `ConditionExpression` did not hold.
@@ -191,9 +161,8 @@ pub(crate) async fn batch_get(
                 .filter(|k| !k.is_empty())
             {
                 let Some(delay) = delays.next() else {
-                    return Err(unexpected(format!(
-                        "BatchGetItem left keys unprocessed after {BATCH_RETRIES} tries \
-                         (transient: throttled, worth retrying later)"
+                    return Err(StoreError::Transient(format!(
+                        "dynamodb: BatchGetItem left keys unprocessed after {BATCH_RETRIES} tries"
                     )));
                 };
                 tokio::time::sleep(delay).await;

@@ -22,6 +22,7 @@
 //! The port's documentation (`engage_core::ports::DeadLetters`) is the contract; the
 //! cursor-less list is the part of it this adapter takes the SQS way.
 
+use crate::errors::aws_error;
 use crate::sqs::unwrap_envelope;
 use crate::tables::keys::EVENT_TYPE_ATTRIBUTE;
 use crate::users::unexpected;
@@ -121,7 +122,7 @@ impl SqsDeadLetters {
                 .message_attribute_names("All")
                 .send()
                 .await
-                .map_err(|e| unexpected("receiving dead letters", e))?
+                .map_err(|e| aws_error("receiving dead letters", e))?
                 .messages
                 .unwrap_or_default();
             if got.is_empty() {
@@ -160,7 +161,7 @@ impl SqsDeadLetters {
                 .set_entries(Some(entries))
                 .send()
                 .await
-                .map_err(|e| unexpected("releasing dead letters", e))?;
+                .map_err(|e| aws_error("releasing dead letters", e))?;
         }
         Ok(())
     }
@@ -182,14 +183,14 @@ impl SqsDeadLetters {
         }
         send.send()
             .await
-            .map_err(|e| unexpected("sending a dead letter back", e))?;
+            .map_err(|e| aws_error("sending a dead letter back", e))?;
         self.client
             .delete_message()
             .queue_url(&self.dlq_url)
             .receipt_handle(&r.receipt)
             .send()
             .await
-            .map_err(|e| unexpected("deleting a redriven dead letter", e))?;
+            .map_err(|e| aws_error("deleting a redriven dead letter", e))?;
         Ok(())
     }
 }

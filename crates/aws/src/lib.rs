@@ -11,6 +11,7 @@ pub mod backend;
 mod checkpoints;
 mod ddb;
 mod dlq;
+mod errors;
 mod health;
 pub mod init;
 mod ledger;

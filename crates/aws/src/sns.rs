@@ -4,6 +4,7 @@
 //! attribute `event_type` carries [`engage_core::change::EventType::as_str`] for the
 //! subscriptions' filter policies.
 
+use crate::errors::aws_error;
 use crate::tables::keys::EVENT_TYPE_ATTRIBUTE;
 use crate::users::unexpected;
 use async_trait::async_trait;
@@ -63,7 +64,7 @@ impl SnsPublisher {
             .set_publish_batch_request_entries(Some(entries))
             .send()
             .await
-            .map_err(|e| unexpected("publishing events", e))?;
+            .map_err(|e| aws_error("publishing events", e))?;
         let failed: Vec<String> = out
             .failed()
             .iter()

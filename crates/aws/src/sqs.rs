@@ -11,6 +11,7 @@
 //! the queue may delete or release it (SQS documents that it "might", moto always
 //! does), and a release rounds its delay up to whole seconds.
 
+use crate::errors::aws_error;
 use crate::users::unexpected;
 use async_trait::async_trait;
 use aws_sdk_sqs::operation::change_message_visibility::ChangeMessageVisibilityError;
@@ -111,7 +112,7 @@ impl SqsQueue {
             .message_attribute_names("All")
             .send()
             .await
-            .map_err(|e| unexpected("receiving messages", e))?;
+            .map_err(|e| aws_error("receiving messages", e))?;
         Ok(out
             .messages
             .unwrap_or_default()
@@ -166,7 +167,7 @@ impl SqsQueue {
                 .set_entries(Some(entries))
                 .send()
                 .await
-                .map_err(|e| unexpected("deleting messages", e))?;
+                .map_err(|e| aws_error("deleting messages", e))?;
             deleted += out.successful().len();
             for f in out.failed() {
                 tracing::warn!(entry = f.id(), code = f.code(), message = ?f.message(), "a message was not deleted");
@@ -206,7 +207,7 @@ impl SqsQueue {
             {
                 Ok(false)
             }
-            Err(e) => Err(unexpected("releasing a message", e)),
+            Err(e) => Err(aws_error("releasing a message", e)),
         }
     }
 }

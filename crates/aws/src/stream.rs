@@ -13,7 +13,7 @@
 //! ([`event_for_change`]) and publishes them with an [`EventPublisher`].
 
 use crate::checkpoints::StreamCheckpoints;
-use crate::users::unexpected;
+use crate::errors::aws_error;
 use aws_sdk_dynamodbstreams::error::SdkError;
 use aws_sdk_dynamodbstreams::operation::get_records::GetRecordsError;
 use aws_sdk_dynamodbstreams::operation::get_shard_iterator::GetShardIteratorError;
@@ -229,7 +229,7 @@ impl StreamPoller {
             .table_name(&self.table)
             .send()
             .await
-            .map_err(|e| unexpected("describing the Users table", e))?;
+            .map_err(|e| aws_error("describing the Users table", e))?;
         let arn = out
             .table()
             .and_then(|t| t.latest_stream_arn())
@@ -266,7 +266,7 @@ impl StreamPoller {
                 .set_exclusive_start_shard_id(start.take())
                 .send()
                 .await
-                .map_err(|e| unexpected("describing the change stream", e))?;
+                .map_err(|e| aws_error("describing the change stream", e))?;
             let Some(d) = out.stream_description else {
                 break;
             };
@@ -319,7 +319,7 @@ impl StreamPoller {
             {
                 Ok(None)
             }
-            Err(e) => Err(unexpected("opening a stream shard", e)),
+            Err(e) => Err(aws_error("opening a stream shard", e)),
         }
     }
 
@@ -386,7 +386,7 @@ impl StreamPoller {
                     self.shards.entry(shard.to_string()).or_default().iterator = None;
                     continue;
                 }
-                Err(e) => return Err(unexpected("reading the change stream", e)),
+                Err(e) => return Err(aws_error("reading the change stream", e)),
             };
             let records = out.records.unwrap_or_default();
             let events = events_for(&records);

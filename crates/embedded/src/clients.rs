@@ -565,7 +565,9 @@ impl ClientImport for Store {
                         } => replace_in(c, client, *expected_version, body),
                     };
                     match r {
-                        Err(e @ StoreError::Unexpected(_)) => return Err(e),
+                        Err(e @ (StoreError::Unexpected(_) | StoreError::Transient(_))) => {
+                            return Err(e);
+                        }
                         r => out.push(r),
                     }
                 }

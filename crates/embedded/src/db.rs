@@ -86,9 +86,38 @@ fn configure(conn: &Connection, durability: Durability) -> rusqlite::Result<()> 
     Ok(())
 }
 
-pub(crate) fn unexpected(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Unexpected(anyhow::anyhow!("sqlite: {e}"))
+/// A failure of the database as a [`StoreError`]: [`StoreError::Transient`] when
+/// SQLite stayed busy or locked past the busy timeout (another process held the
+/// file; the same write may succeed later), [`StoreError::Unexpected`] otherwise.
+pub(crate) fn unexpected(e: impl Fault) -> StoreError {
+    if e.transient() {
+        StoreError::Transient(format!("sqlite: {e}"))
+    } else {
+        StoreError::Unexpected(anyhow::anyhow!("sqlite: {e}"))
+    }
 }
+
+/// What can go wrong in the store, and whether it may pass.
+pub(crate) trait Fault: std::fmt::Display {
+    fn transient(&self) -> bool {
+        false
+    }
+}
+
+impl Fault for rusqlite::Error {
+    fn transient(&self) -> bool {
+        matches!(
+            self.sqlite_error_code(),
+            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+        )
+    }
+}
+
+impl Fault for String {}
+impl Fault for &str {}
+/// A stored time or number that does not parse: a damaged row, not a passing state.
+impl Fault for chrono::ParseError {}
+impl Fault for std::num::ParseIntError {}
 
 impl Db {
     /// Opens (creating if needed) the database and applies the schema.
@@ -285,5 +314,24 @@ fn writer_loop(conn: Connection, rx: mpsc::Receiver<Job>) {
         for c in completions {
             c(committed.clone());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rusqlite::ffi;
+
+    fn sqlite_failure(code: i32) -> rusqlite::Error {
+        rusqlite::Error::SqliteFailure(ffi::Error::new(code), None)
+    }
+
+    #[test]
+    fn a_busy_or_locked_database_is_transient_and_a_broken_one_is_not() {
+        assert!(unexpected(sqlite_failure(ffi::SQLITE_BUSY)).is_transient());
+        assert!(unexpected(sqlite_failure(ffi::SQLITE_LOCKED)).is_transient());
+        let e = unexpected(sqlite_failure(ffi::SQLITE_CORRUPT));
+        assert!(matches!(e, StoreError::Unexpected(_)), "{e}");
+        assert!(!unexpected("a stored time that does not parse").is_transient());
     }
 }

@@ -4,8 +4,7 @@
 use super::items::{due_at, email_key, state_json};
 use super::{CONCURRENCY, DynamoLedger};
 use crate::ddb::{
-    clamp_limit, condition_failed, from_json, names, req_s, s, sdk_error, to_json, ts, unexpected,
-    values,
+    clamp_limit, condition_failed, from_json, names, req_s, s, sdk_error, to_json, ts, values,
 };
 use crate::tables::keys;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
@@ -128,8 +127,8 @@ impl DynamoLedger {
                 Err(e) => return Err(sdk_error("UpdateItem (email status)", e)),
             }
         }
-        Err(unexpected(format!(
-            "email {} kept changing while moving it from {} (transient, worth retrying)",
+        Err(StoreError::Transient(format!(
+            "dynamodb: email {} kept changing while moving it from {}",
             m.id,
             m.from.as_str()
         )))

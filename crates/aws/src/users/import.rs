@@ -133,7 +133,9 @@ impl ClientImport for DynamoClients {
                 .await;
                 for (i, r) in done {
                     match r {
-                        Err(e @ StoreError::Unexpected(_)) => return Err(e),
+                        Err(e @ (StoreError::Unexpected(_) | StoreError::Transient(_))) => {
+                            return Err(e);
+                        }
                         r => results.push((i, r)),
                     }
                 }

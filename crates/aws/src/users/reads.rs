@@ -2,8 +2,9 @@
 //! many clients with their score items and suppressions, and the list's scan.
 
 use super::items::{client_of, score_key, user_key, with_score};
-use super::{DynamoClients, KIND_USER, unexpected};
+use super::{DynamoClients, KIND_USER};
 use crate::ddb::{Item, batch_get, names, opt_s as get_s, s};
+use crate::errors::aws_error;
 use crate::suppressions::suppression_key;
 use crate::tables::keys;
 use engage_core::StoreError;
@@ -22,7 +23,7 @@ impl DynamoClients {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| unexpected("reading a client", e))?;
+            .map_err(|e| aws_error("reading a client", e))?;
         Ok(out.item.filter(|i| get_s(i, "kind") == Some(KIND_USER)))
     }
 
@@ -60,7 +61,7 @@ impl DynamoClients {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| unexpected("reading a client's score", e))?;
+            .map_err(|e| aws_error("reading a client's score", e))?;
         Ok(out.item)
     }
 
@@ -162,7 +163,7 @@ impl DynamoClients {
                 .set_exclusive_start_key(start.take())
                 .send()
                 .await
-                .map_err(|e| unexpected("listing clients", e))?;
+                .map_err(|e| aws_error("listing clients", e))?;
             ids.extend(
                 out.items()
                     .iter()

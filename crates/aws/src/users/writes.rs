@@ -4,6 +4,7 @@
 use super::items::{guard_key, user_key};
 use super::{DynamoClients, unexpected};
 use crate::ddb::{Item, n, retry_policy, s};
+use crate::errors::aws_error;
 use crate::tables::keys;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
@@ -142,7 +143,7 @@ impl DynamoClients {
                 return Ok(Err(reasons.to_vec()));
             }
         }
-        Err(unexpected("writing a client", e))
+        Err(aws_error("writing a client", e))
     }
 }
 

@@ -152,17 +152,10 @@ impl Engine {
         }
         let mut processed = match self.process_batch(&events).await {
             Ok(r) => r.into_iter().map(|r| r.map(|_| ())).collect::<Vec<_>>(),
-            Err(e) => {
-                let why = e.to_string();
-                events
-                    .iter()
-                    .map(|_| {
-                        Err(ProcessError::Store(StoreError::Unexpected(
-                            anyhow::anyhow!("{why}"),
-                        )))
-                    })
-                    .collect()
-            }
+            Err(e) => events
+                .iter()
+                .map(|_| Err(ProcessError::Store(e.for_each())))
+                .collect(),
         }
         .into_iter();
         results
