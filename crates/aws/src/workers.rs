@@ -13,8 +13,8 @@ use engage_core::ports::EventPublisher;
 use engage_core::processor::{Engine, tasks};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::watch;
 use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
 
 /// How long the stream poller waits after a poll that found nothing.
 const STREAM_IDLE: Duration = Duration::from_millis(500);
@@ -71,9 +71,9 @@ impl AwsWorkers {
     }
 
     /// Starts the stream poller, the queue workers, the email writers and the
-    /// scheduler; they stop when `shutdown` turns true, finishing the batch or email
+    /// scheduler; they stop when `shutdown` is cancelled, finishing the batch or email
     /// in hand.
-    pub fn spawn(self: Arc<Self>, shutdown: watch::Receiver<bool>) -> JoinSet<()> {
+    pub fn spawn(self: Arc<Self>, shutdown: CancellationToken) -> JoinSet<()> {
         let mut set = JoinSet::new();
         let sdk = &self.backend.sdk;
         let poller = StreamPoller::new(
@@ -86,9 +86,9 @@ impl AwsWorkers {
             aws_sdk_dynamodb::Client::new(sdk),
             self.backend.resources.ledger_table.clone(),
         ));
-        let mut stop = shutdown.clone();
+        let stop = shutdown.clone();
         set.spawn(poller.run(STREAM_IDLE, async move {
-            let _ = stop.wait_for(|s| *s).await;
+            stop.cancelled().await;
         }));
         for _ in 0..self.settings.workers.max(1) {
             let me = self.clone();

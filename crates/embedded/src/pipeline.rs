@@ -21,8 +21,8 @@ use engage_core::processor::{Engine, ProcessError, tasks};
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::watch;
 use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, Clone)]
 pub struct PipelineSettings {
@@ -265,9 +265,9 @@ impl Pipeline {
     }
 
     /// Starts the tailer, `workers` email workers, `writers` email writers and the
-    /// scheduler; they stop when `shutdown` turns true, finishing the message or email
+    /// scheduler; they stop when `shutdown` is cancelled, finishing the message or email
     /// in hand.
-    pub fn spawn(self: Arc<Self>, shutdown: watch::Receiver<bool>) -> JoinSet<()> {
+    pub fn spawn(self: Arc<Self>, shutdown: CancellationToken) -> JoinSet<()> {
         let mut set = JoinSet::new();
         let idle = self.settings.idle_poll;
         let me = self.clone();

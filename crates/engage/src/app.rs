@@ -20,6 +20,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 
 #[derive(Debug)]
 pub struct Application {
@@ -238,11 +239,11 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let stop = CancellationToken::new();
         let mut tasks = self.autostart.then(|| match &self.host {
-            Host::Embedded { pipeline, .. } => pipeline.clone().spawn(stop_rx.clone()),
+            Host::Embedded { pipeline, .. } => pipeline.clone().spawn(stop.clone()),
             #[cfg(feature = "aws")]
-            Host::Aws(host) => host.workers.clone().spawn(stop_rx.clone()),
+            Host::Aws(host) => host.workers.clone().spawn(stop.clone()),
         });
         if let Host::Embedded {
             store,
@@ -251,7 +252,12 @@ impl Application {
             ..
         } = &self.host
         {
-            let refresh = refresh_tokens(store.clone(), auth.clone(), admin_token.clone(), stop_rx);
+            let refresh = refresh_tokens(
+                store.clone(),
+                auth.clone(),
+                admin_token.clone(),
+                stop.clone(),
+            );
             tasks
                 .get_or_insert_with(tokio::task::JoinSet::new)
                 .spawn(refresh);
@@ -262,7 +268,7 @@ impl Application {
             .into_make_service_with_connect_info::<SocketAddr>();
         let server = axum::serve(self.listener, app).with_graceful_shutdown(async move {
             shutdown.await;
-            let _ = stop_tx.send(true);
+            stop.cancel();
         });
         let served = server.await.context("serving HTTP");
         if let Some(tasks) = tasks.as_mut() {
@@ -281,14 +287,14 @@ async fn refresh_tokens(
     store: Store,
     auth: TokenAuth,
     admin_token: Option<crate::config::Redacted>,
-    mut stop: tokio::sync::watch::Receiver<bool>,
+    stop: CancellationToken,
 ) {
     let mut every = tokio::time::interval(TOKEN_REFRESH);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    while !*stop.borrow() {
+    while !stop.is_cancelled() {
         tokio::select! {
             _ = every.tick() => {}
-            _ = stop.changed() => break,
+            _ = stop.cancelled() => break,
         }
         match secrets::admin_tokens(&store, admin_token.as_deref()).await {
             Ok((hashes, _)) => auth.replace(hashes),

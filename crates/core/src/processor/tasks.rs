@@ -9,7 +9,7 @@ use crate::StoreError;
 use crate::ports::{EventQueue, QueueDelivery};
 use std::future::Future;
 use std::time::Duration;
-use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 
 /// Processes delivered messages as one batch ([`Engine::process_messages`]) and
 /// releases each failed one with [`backoff`] for its receive count, noting its
@@ -61,34 +61,34 @@ pub async fn consume_once(
     Ok(n)
 }
 
-/// An email worker: [`consume_once`] until `stop` turns true. The receive's wait
+/// An email worker: [`consume_once`] until `stop` is cancelled. The receive's wait
 /// is its idle wait (and bounds how long a stop waits: the batch in hand is
 /// finished, not raced against the stop); after a failed batch it waits
 /// `after_error`, or the stop.
 pub async fn consume(
-    mut stop: watch::Receiver<bool>,
+    stop: CancellationToken,
     engine: &Engine,
     queue: &dyn EventQueue,
     max: u32,
     wait: Duration,
     after_error: Duration,
 ) {
-    while !*stop.borrow() {
+    while !stop.is_cancelled() {
         if let Err(e) = consume_once(engine, queue, max, wait).await {
             tracing::error!(error = %e, "email worker step failed");
             tokio::select! {
                 _ = tokio::time::sleep(after_error) => {}
-                _ = stop.changed() => {}
+                _ = stop.cancelled() => {}
             }
         }
     }
 }
 
-/// Runs `step` until `stop` turns true: again at once after a step that did some
+/// Runs `step` until `stop` is cancelled: again at once after a step that did some
 /// work (answered more than 0), else after `idle` resolves or the stop comes. A
 /// failed step is logged as `what` and waits like an idle one.
 pub async fn repeat<E, S, W>(
-    mut stop: watch::Receiver<bool>,
+    stop: CancellationToken,
     what: &'static str,
     mut step: impl FnMut() -> S,
     mut idle: impl FnMut() -> W,
@@ -97,7 +97,7 @@ pub async fn repeat<E, S, W>(
     S: Future<Output = Result<usize, E>>,
     W: Future<Output = ()>,
 {
-    while !*stop.borrow() {
+    while !stop.is_cancelled() {
         match step().await {
             Ok(n) if n > 0 => continue,
             Ok(_) => {}
@@ -105,24 +105,24 @@ pub async fn repeat<E, S, W>(
         }
         tokio::select! {
             _ = idle() => {}
-            _ = stop.changed() => {}
+            _ = stop.cancelled() => {}
         }
     }
 }
 
 /// The scheduler: [`Engine::tick`] every `every` (the first at once; a late tick is
-/// not made up for) until `stop` turns true.
-pub async fn tick_every(engine: &Engine, every: Duration, mut stop: watch::Receiver<bool>) {
+/// not made up for) until `stop` is cancelled.
+pub async fn tick_every(engine: &Engine, every: Duration, stop: CancellationToken) {
     let mut interval = tokio::time::interval(every);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    while !*stop.borrow() {
+    while !stop.is_cancelled() {
         tokio::select! {
             _ = interval.tick() => {
                 if let Err(e) = engine.tick(500).await {
                     tracing::error!(error = %e, "scheduler tick failed");
                 }
             }
-            _ = stop.changed() => {}
+            _ = stop.cancelled() => {}
         }
     }
 }
@@ -135,12 +135,12 @@ mod tests {
 
     #[tokio::test]
     async fn a_busy_step_repeats_at_once_an_idle_or_failed_one_waits_and_the_stop_ends_it() {
-        let (tx, rx) = watch::channel(false);
+        let stop = CancellationToken::new();
         let steps = Arc::new(AtomicUsize::new(0));
         let idles = Arc::new(AtomicUsize::new(0));
         let (s, i) = (steps.clone(), idles.clone());
         let task = tokio::spawn(repeat(
-            rx,
+            stop.clone(),
             "test",
             move || {
                 let n = s.fetch_add(1, Ordering::SeqCst);
@@ -166,7 +166,7 @@ mod tests {
         while steps.load(Ordering::SeqCst) < 4 {
             tokio::task::yield_now().await;
         }
-        tx.send(true).unwrap();
+        stop.cancel();
         task.await.unwrap();
         assert_eq!(steps.load(Ordering::SeqCst), 4, "no step after the stop");
         assert_eq!(idles.load(Ordering::SeqCst), 2, "busy steps never waited");
