@@ -182,9 +182,20 @@ pub struct EmailSummary {
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum DecisionOutcome {
     /// An email was created and handed to the sender.
     Send,
@@ -195,9 +206,20 @@ pub enum DecisionOutcome {
 }
 
 /// Why no email was sent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum SkipReason {
     NoCampaignApplies,
     Cooldown,
@@ -210,7 +232,19 @@ pub enum SkipReason {
     Superseded,
 }
 
+impl DecisionOutcome {
+    /// The outcome's name in the API, stored data and metrics (serde's name too).
+    pub fn as_str(&self) -> &'static str {
+        self.into()
+    }
+}
+
 impl SkipReason {
+    /// The reason's name in the API, stored data and metrics (serde's name too).
+    pub fn as_str(&self) -> &'static str {
+        self.into()
+    }
+
     pub fn explain(&self) -> &'static str {
         match self {
             SkipReason::NoCampaignApplies => "no campaign applies to the client's current state",
@@ -272,6 +306,17 @@ mod tests {
         }
         for unknown in ["Sent", "sent ", "queued", ""] {
             assert_eq!(EmailStatus::parse(unknown), None, "{unknown:?}");
+        }
+    }
+
+    #[test]
+    fn outcome_and_reason_names_are_the_serde_names() {
+        use strum::VariantArray;
+        for o in DecisionOutcome::VARIANTS {
+            assert_eq!(serde_json::to_value(o).unwrap().as_str(), Some(o.as_str()));
+        }
+        for r in SkipReason::VARIANTS {
+            assert_eq!(serde_json::to_value(r).unwrap().as_str(), Some(r.as_str()));
         }
     }
 }

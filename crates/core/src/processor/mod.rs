@@ -33,7 +33,7 @@ use crate::change::Event;
 use crate::client::Client;
 use crate::clock::Clock;
 use crate::config::EngineConfig;
-use crate::email::{Decision, DecisionOutcome, EmailStatus, SkipReason};
+use crate::email::{Decision, EmailStatus};
 use crate::ids::{EmailId, UserId};
 use crate::ports::{
     ClientStore, CommitResult, ContentGenerator, ContextRequest, EventPublisher, Ledger,
@@ -314,20 +314,5 @@ fn email_entered(status: EmailStatus) {
 /// The `outcome` and `reason` labels of `engage_decisions_total`, spelled as the API
 /// spells them; `reason` is `none` for an email sent or scheduled.
 fn decision_labels(d: &Decision) -> (&'static str, &'static str) {
-    let outcome = match d.outcome {
-        DecisionOutcome::Send => "send",
-        DecisionOutcome::Schedule => "schedule",
-        DecisionOutcome::Skip => "skip",
-    };
-    let reason = d.reason.map_or("none", |r| match r {
-        SkipReason::NoCampaignApplies => "no_campaign_applies",
-        SkipReason::Cooldown => "cooldown",
-        SkipReason::NotOptedIn => "not_opted_in",
-        SkipReason::Unsubscribed => "unsubscribed",
-        SkipReason::Suppressed => "suppressed",
-        SkipReason::FrequencyCap => "frequency_cap",
-        SkipReason::ClientDeleted => "client_deleted",
-        SkipReason::Superseded => "superseded",
-    });
-    (outcome, reason)
+    (d.outcome.as_str(), d.reason.map_or("none", |r| r.as_str()))
 }
