@@ -13,9 +13,11 @@
 //! - every other error is `application/problem+json` ([`ApiError`], [`Problem`]).
 //!
 //! The handlers only translate HTTP to calls on the domain's services and ports
-//! ([`AppState`]); the rules live in `engage-core`.
+//! ([`AppState`]); the rules live in `engage-core`. The bodies of the client writes
+//! are this crate's own types (`bodies`), which become the domain's checked values.
 
 mod auth;
+mod bodies;
 mod error;
 pub mod export;
 pub mod extract;

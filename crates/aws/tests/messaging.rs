@@ -15,14 +15,14 @@ use engage_aws::{
 };
 use engage_core::StoreError;
 use engage_core::change::{Event, EventType, event_for_change};
-use engage_core::client::{Client, NewClient};
+use engage_core::client::{Client, NewClientFields};
 use engage_core::ids::{EventId, UserId};
 use engage_core::ports::{ClientStore, EventPublisher};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 fn client(email: &str, first: &str) -> Client {
-    NewClient {
+    NewClientFields {
         email: email.into(),
         first_name: first.into(),
         last_name: None,
@@ -30,8 +30,9 @@ fn client(email: &str, first: &str) -> Client {
         email_opt_in: true,
         profile: None,
     }
-    .into_client(UserId::generate(), Utc::now())
+    .check()
     .unwrap()
+    .into_client(UserId::generate(), Utc::now())
 }
 
 /// Keeps what it is given to publish.

@@ -225,7 +225,7 @@ impl ClientChange {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::client::{Activity, ClientPatch, NewClient};
+    use crate::client::{Activity, ClientPatchFields, NewClientFields};
 
     #[test]
     fn event_type_names_are_the_serde_names() {
@@ -237,7 +237,7 @@ mod tests {
     }
 
     fn client() -> Client {
-        NewClient {
+        NewClientFields {
             email: "ada@example.com".into(),
             first_name: "Ada".into(),
             last_name: None,
@@ -245,8 +245,9 @@ mod tests {
             email_opt_in: true,
             profile: None,
         }
-        .into_client(UserId::from_string("usr_1"), Utc::now())
+        .check()
         .unwrap()
+        .into_client(UserId::from_string("usr_1"), Utc::now())
     }
 
     fn change(old: Option<Client>, new: Option<Client>) -> ChangeRecord {
@@ -332,12 +333,13 @@ mod tests {
         let new = Activity::Login { at: None }
             .apply(old.clone(), now)
             .unwrap();
-        let new = ClientPatch {
+        let new = ClientPatchFields {
             email_opt_in: Some(false),
             ..Default::default()
         }
-        .apply(new, now)
-        .unwrap();
+        .check()
+        .unwrap()
+        .apply(new, now);
         let e = event_for_change(&change(Some(old), Some(new))).unwrap();
         assert_eq!(e.event_type, EventType::ConsentChanged);
         assert_eq!(e.changed_fields, vec!["consent", "activity.logins"]);

@@ -151,13 +151,13 @@ pub fn quiet_hours_end(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::client::NewClient;
+    use crate::client::NewClientFields;
     use crate::email::EmailStatus;
     use crate::ids::UserId;
     use crate::score::{EmailStats, score};
 
     fn client(tz: &str, opt_in: bool, now: DateTime<Utc>) -> Client {
-        NewClient {
+        NewClientFields {
             email: "ada@example.com".into(),
             first_name: "Ada".into(),
             last_name: None,
@@ -165,8 +165,9 @@ mod tests {
             email_opt_in: opt_in,
             profile: None,
         }
-        .into_client(UserId::from_string("usr_1"), now)
+        .check()
         .unwrap()
+        .into_client(UserId::from_string("usr_1"), now)
     }
 
     fn decide_for(

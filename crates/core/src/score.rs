@@ -335,7 +335,7 @@ fn round3(x: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::client::{Activity, NewClient, StyleProfile};
+    use crate::client::{Activity, NewClientFields, StyleProfile};
     use crate::ids::UserId;
 
     #[test]
@@ -353,7 +353,7 @@ mod tests {
     }
 
     fn client(created: DateTime<Utc>) -> Client {
-        NewClient {
+        NewClientFields {
             email: "ada@example.com".into(),
             first_name: "Ada".into(),
             last_name: None,
@@ -368,8 +368,9 @@ mod tests {
                 fit_notes: Some("relaxed".into()),
             }),
         }
-        .into_client(UserId::from_string("usr_1"), created)
+        .check()
         .unwrap()
+        .into_client(UserId::from_string("usr_1"), created)
     }
 
     fn fix(c: Client, id: &str, at: DateTime<Utc>, kept: u8, rating: u8) -> Client {

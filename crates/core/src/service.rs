@@ -1,5 +1,7 @@
-//! Client operations as the API (and import) performs them: validation, optimistic
-//! concurrency, and the retry that activity recording needs when two writes race.
+//! Client operations as the API performs them, on input already checked
+//! ([`NewClient`], [`ClientPatch`]; an [`Activity`] is checked against the client it
+//! is recorded for): optimistic concurrency, and the retry that activity recording
+//! needs when two writes race.
 //!
 //! Consent is kept at two levels. The client record says whether *this client* is
 //! unsubscribed; the suppression list says that *the address* is not to be mailed.
@@ -8,7 +10,7 @@
 //! does not make it mailable. Only an explicit re-subscribe by an operator lifts that
 //! suppression — and only one an unsubscribe or a complaint made, never a bounce's.
 
-use crate::client::{Activity, Client, ClientPatch, NewClient};
+use crate::client::{Activity, Client, ClientPatch, ClientPatchFields, NewClient};
 use crate::clock::Clock;
 use crate::ids::UserId;
 use crate::ports::{ClientStore, SuppressionStore};
@@ -54,7 +56,7 @@ impl ClientService {
     }
 
     pub async fn create(&self, new: NewClient) -> Result<Client, DomainError> {
-        let client = new.into_client(UserId::generate(), self.clock.now())?;
+        let client = new.into_client(UserId::generate(), self.clock.now());
         self.store.insert(client.clone()).await?;
         Ok(client)
     }
@@ -68,10 +70,37 @@ impl ClientService {
     pub async fn patch(
         &self,
         id: &UserId,
-        mut patch: ClientPatch,
+        patch: ClientPatch,
         if_match: Option<u64>,
     ) -> Result<Client, DomainError> {
-        let expected = match (patch.version.take(), if_match) {
+        let current = self.patch_target(id, patch.version(), if_match).await?;
+        let expected = current.version;
+        let now = self.clock.now();
+        let was_unsubscribed = current.consent.unsubscribed;
+        let mut next = patch.apply(current, now);
+        next.version = expected + 1;
+        next.updated_at = now;
+        if next.consent.unsubscribed && !was_unsubscribed {
+            self.suppress(&next, "api").await?;
+        }
+        self.store.replace(next.clone(), expected).await?;
+        if was_unsubscribed && !next.consent.unsubscribed {
+            self.lift(&next).await?;
+        }
+        Ok(next)
+    }
+
+    /// The client a patch made against `version` (the body's) or `if_match` would
+    /// change: one of them must name a version, they must agree, and the client must
+    /// exist and be at that version. A caller that refuses a patch's fields asks this
+    /// first, so these refusals come before the fields' as they do for [`Self::patch`].
+    pub async fn patch_target(
+        &self,
+        id: &UserId,
+        version: Option<u64>,
+        if_match: Option<u64>,
+    ) -> Result<Client, DomainError> {
+        let expected = match (version, if_match) {
             (Some(a), Some(b)) if a != b => {
                 return Err(crate::ValidationError::new(
                     "version",
@@ -88,19 +117,7 @@ impl ClientService {
                 current: current.version,
             });
         }
-        let now = self.clock.now();
-        let was_unsubscribed = current.consent.unsubscribed;
-        let mut next = patch.apply(current, now)?;
-        next.version = expected + 1;
-        next.updated_at = now;
-        if next.consent.unsubscribed && !was_unsubscribed {
-            self.suppress(&next, "api").await?;
-        }
-        self.store.replace(next.clone(), expected).await?;
-        if was_unsubscribed && !next.consent.unsubscribed {
-            self.lift(&next).await?;
-        }
-        Ok(next)
+        Ok(current)
     }
 
     /// Records activity against whatever version is current.
@@ -136,14 +153,13 @@ impl ClientService {
         id: &UserId,
         unsubscribed: bool,
     ) -> Result<Client, DomainError> {
-        self.modify(id, |c, now| {
-            ClientPatch {
-                unsubscribed: Some(unsubscribed),
-                ..ClientPatch::default()
-            }
-            .apply(c, now)
-        })
-        .await
+        let patch = ClientPatchFields {
+            unsubscribed: Some(unsubscribed),
+            ..ClientPatchFields::default()
+        }
+        .check()?;
+        self.modify(id, |c, now| Ok(patch.clone().apply(c, now)))
+            .await
     }
 
     async fn suppress(&self, client: &Client, how: &str) -> Result<(), DomainError> {

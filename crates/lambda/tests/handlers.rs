@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use chrono::{TimeZone, Utc};
 use engage_core::StoreError;
 use engage_core::change::{Event, event_for_change};
-use engage_core::client::{Client, NewClient};
+use engage_core::client::{Client, NewClientFields};
 use engage_core::clock::ManualClock;
 use engage_core::config::EngineConfig;
 use engage_core::ports::{ContentGenerator, EventPublisher};
@@ -64,14 +64,18 @@ fn world() -> World {
 
 async fn new_client(w: &World, email: &str) -> Client {
     w.clients
-        .create(NewClient {
-            email: email.into(),
-            first_name: "Ada".into(),
-            last_name: None,
-            time_zone: "Europe/London".into(),
-            email_opt_in: true,
-            profile: None,
-        })
+        .create(
+            NewClientFields {
+                email: email.into(),
+                first_name: "Ada".into(),
+                last_name: None,
+                time_zone: "Europe/London".into(),
+                email_opt_in: true,
+                profile: None,
+            }
+            .check()
+            .expect("a valid client"),
+        )
         .await
         .unwrap()
 }

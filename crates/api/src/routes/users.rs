@@ -2,6 +2,7 @@
 //! concurrency, delete), activity recording, and what the engine knows of a client
 //! (its engagement score, its emails, its decisions).
 
+use crate::bodies::{ActivityBody, ClientPatchBody, NewClientBody, TryIntoDomain};
 use crate::error::{ApiError, Problem};
 use crate::extract::{Json, Path, Query, etag, if_match};
 use crate::pagination::{self, Page};
@@ -10,8 +11,9 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
+use engage_core::DomainError;
 use engage_core::change::ClientChange;
-use engage_core::client::{Activity, Client, ClientPatch, NewClient};
+use engage_core::client::Client;
 use engage_core::email::{Decision, Email};
 use engage_core::ids::UserId;
 use engage_core::ports::{ClientQuery, ClientSort, ClientWithScore, EmailQuery};
@@ -200,7 +202,7 @@ pub(crate) fn client_response(status: StatusCode, view: ClientView) -> Result<Re
     post,
     path = "/users",
     tag = "users",
-    request_body = NewClient,
+    request_body = NewClientBody,
     responses(
         (status = 201, description = "The client was created.", body = ClientView,
             headers(
@@ -215,8 +217,9 @@ pub(crate) fn client_response(status: StatusCode, view: ClientView) -> Result<Re
 )]
 async fn create_user(
     State(state): State<Shared>,
-    Json(new): Json<NewClient>,
+    Json(body): Json<NewClientBody>,
 ) -> Result<Response, ApiError> {
+    let new = body.try_into_domain().map_err(DomainError::from)?;
     let client = state.clients.create(new).await?;
     let location = HeaderValue::from_str(&format!("/api/v1/users/{}", client.id))
         .map_err(|e| ApiError::Internal(e.into()))?;
@@ -286,7 +289,7 @@ async fn get_user(
         .store
         .get_with_score(&UserId::from_string(id))
         .await?
-        .ok_or(engage_core::DomainError::NotFound)?;
+        .ok_or(DomainError::NotFound)?;
     client_response(StatusCode::OK, found.into())
 }
 
@@ -304,7 +307,7 @@ async fn get_user(
         ("If-Match" = Option<String>, Header,
             description = "The version the change is made against, e.g. `\"3\"`"),
     ),
-    request_body = ClientPatch,
+    request_body = ClientPatchBody,
     responses(
         (status = 200, description = "The changed client.", body = ClientView,
             headers(("ETag" = String, description = "The client's new version, quoted"))),
@@ -324,13 +327,21 @@ async fn patch_user(
     State(state): State<Shared>,
     Path(id): Path<String>,
     headers: HeaderMap,
-    Json(patch): Json<ClientPatch>,
+    Json(body): Json<ClientPatchBody>,
 ) -> Result<Response, ApiError> {
     let expected = if_match(&headers)?;
-    let client = state
-        .clients
-        .patch(&UserId::from_string(id), patch, expected)
-        .await?;
+    let id = UserId::from_string(id);
+    let version = body.version;
+    let patch = match body.try_into_domain() {
+        Ok(patch) => patch,
+        Err(refused) => {
+            // A missing, disagreeing or stale version and an unknown client are
+            // answered before the fields.
+            state.clients.patch_target(&id, version, expected).await?;
+            return Err(DomainError::from(refused).into());
+        }
+    };
+    let client = state.clients.patch(&id, patch, expected).await?;
     client_response(StatusCode::OK, view(&state, client).await?)
 }
 
@@ -378,7 +389,7 @@ async fn delete_user(
     path = "/users/{id}/activity",
     tag = "users",
     params(("id" = String, Path, description = "The client's id")),
-    request_body = Activity,
+    request_body = ActivityBody,
     responses(
         (status = 200, description = "The client with the activity recorded.", body = ClientView,
             headers(("ETag" = String, description = "The client's new version, quoted"))),
@@ -391,8 +402,9 @@ async fn delete_user(
 async fn record_activity(
     State(state): State<Shared>,
     Path(id): Path<String>,
-    Json(activity): Json<Activity>,
+    Json(body): Json<ActivityBody>,
 ) -> Result<Response, ApiError> {
+    let activity = body.try_into_domain().map_err(DomainError::from)?;
     let client = state
         .clients
         .record_activity(&UserId::from_string(id), activity)

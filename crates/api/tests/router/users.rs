@@ -94,6 +94,33 @@ async fn get_patch_and_delete_follow_versions() {
 }
 
 #[tokio::test]
+async fn a_patch_is_refused_for_its_version_or_client_before_its_fields() {
+    let app = spawn_app();
+    let id = app.create_client("ada@example.com").await;
+    let uri = format!("/api/v1/users/{id}");
+    let bad = json!({"time_zone": "Nowhere"});
+    app.call(Method::PATCH, &uri, Some(bad.clone()))
+        .await
+        .assert_problem(428, "/problems/precondition-required");
+    let stale = json!({"version": 7, "time_zone": "Nowhere"});
+    let a = app.call(Method::PATCH, &uri, Some(stale)).await;
+    a.assert_problem(409, "/problems/version-conflict");
+    assert_eq!(a.body["current_version"], 1);
+    let unknown = json!({"version": 1, "time_zone": "Nowhere"});
+    app.call(
+        Method::PATCH,
+        "/api/v1/users/usr_nope",
+        Some(unknown.clone()),
+    )
+    .await
+    .assert_problem(404, "/problems/not-found");
+    let a = app.call(Method::PATCH, &uri, Some(unknown)).await;
+    a.assert_problem(422, "/problems/validation-error");
+    assert_eq!(a.body["field"], "time_zone");
+    assert_eq!(app.changes().await.len(), 1, "nothing written");
+}
+
+#[tokio::test]
 async fn activity_and_engagement_of_a_client() {
     let app = spawn_app();
     let id = app.create_client("ada@example.com").await;

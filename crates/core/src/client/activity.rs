@@ -105,39 +105,31 @@ impl ActivityFacts {
     }
 }
 
-/// Something the client did, as recorded by `POST /api/v1/users/{id}/activity`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+/// Something the client did, and when (`None`: now). [`Activity::apply`] checks it
+/// against the client it is recorded for.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Activity {
     Login {
-        #[serde(default)]
         at: Option<DateTime<Utc>>,
     },
     Order {
-        #[serde(default)]
         at: Option<DateTime<Utc>>,
     },
     FixDelivered {
-        #[serde(default)]
         at: Option<DateTime<Utc>>,
         fix_id: String,
         items_sent: u8,
     },
     FixFeedback {
-        #[serde(default)]
         at: Option<DateTime<Utc>>,
         fix_id: String,
         items_kept: u8,
-        #[serde(default)]
         rating: Option<u8>,
     },
     EmailOpened {
-        #[serde(default)]
         at: Option<DateTime<Utc>>,
     },
     EmailClicked {
-        #[serde(default)]
         at: Option<DateTime<Utc>>,
     },
 }

@@ -6,7 +6,8 @@
 //! - `text`: the checks every free-text field passes;
 //! - `activity`: what the client did ([`Activity`]) and the facts kept of it
 //!   ([`ActivityFacts`], [`Fix`]);
-//! - `input`: the API's bodies, [`NewClient`] and [`ClientPatch`].
+//! - `input`: the inputs of a client's writes as given ([`NewClientFields`],
+//!   [`ClientPatchFields`]) and as checked ([`NewClient`], [`ClientPatch`]).
 
 mod activity;
 mod input;
@@ -15,7 +16,7 @@ mod text;
 mod values;
 
 pub use activity::{Activity, ActivityFacts, Fix};
-pub use input::{ClientPatch, NewClient};
+pub use input::{ClientPatch, ClientPatchFields, NewClient, NewClientFields};
 pub use profile::StyleProfile;
 pub use values::{EmailAddress, TimeZone};
 
@@ -57,7 +58,7 @@ pub struct Client {
 /// A new opted-in client in London, as the unit tests start from.
 #[cfg(test)]
 fn new_client() -> Client {
-    NewClient {
+    NewClientFields {
         email: "ada@example.com".into(),
         first_name: " Ada ".into(),
         last_name: None,
@@ -65,6 +66,7 @@ fn new_client() -> Client {
         email_opt_in: true,
         profile: None,
     }
-    .into_client(UserId::from_string("usr_1"), Utc::now())
+    .check()
     .unwrap()
+    .into_client(UserId::from_string("usr_1"), Utc::now())
 }

@@ -77,7 +77,7 @@ pub fn from_spreadsheet_safe(cell: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::client::{NewClient, StyleProfile};
+    use crate::client::{NewClientFields, StyleProfile};
     use crate::ids::UserId;
     use crate::import::RowReader;
 
@@ -112,7 +112,7 @@ mod tests {
     }
 
     fn zoe(now: chrono::DateTime<chrono::Utc>) -> Client {
-        NewClient {
+        NewClientFields {
             email: "zoe.garcia@example.com".into(),
             first_name: "Zoë".into(),
             last_name: Some("García, \"Zo\"".into()),
@@ -125,8 +125,9 @@ mod tests {
                 ..StyleProfile::default()
             }),
         }
-        .into_client(UserId::from_string("usr_1"), now)
+        .check()
         .unwrap()
+        .into_client(UserId::from_string("usr_1"), now)
     }
 
     #[test]
@@ -143,8 +144,9 @@ mod tests {
         let back = row
             .parsed
             .unwrap()
-            .into_client(UserId::from_string("usr_2"), now)
-            .unwrap();
+            .check()
+            .unwrap()
+            .into_client(UserId::from_string("usr_2"), now);
         assert_eq!(
             (
                 &back.email,

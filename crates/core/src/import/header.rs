@@ -3,7 +3,7 @@
 //! and naming the one a missing required column looks misspelt as.
 
 use super::export::from_spreadsheet_safe;
-use crate::client::{NewClient, StyleProfile};
+use crate::client::{NewClientFields, StyleProfile};
 
 /// The CSV columns an import reads, in the order an export writes them. Only `email`,
 /// `first_name`, `time_zone` and `email_opt_in` are required.
@@ -110,7 +110,10 @@ impl CsvHeader {
     }
 
     /// The client a record describes, and whether it unsubscribes the client.
-    pub(super) fn row(&self, record: &csv::StringRecord) -> Result<(NewClient, bool), String> {
+    pub(super) fn row(
+        &self,
+        record: &csv::StringRecord,
+    ) -> Result<(NewClientFields, bool), String> {
         if record.len() != self.width {
             return Err(format!(
                 "{} fields, the header has {}",
@@ -152,7 +155,7 @@ impl CsvHeader {
         ]
         .iter()
         .any(|c| self.get(record, c).is_some());
-        let client = NewClient {
+        let client = NewClientFields {
             email: need("email")?.to_string(),
             first_name: need("first_name")?.to_string(),
             last_name: text("last_name"),

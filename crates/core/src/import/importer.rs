@@ -89,8 +89,9 @@ impl Importer {
             let unsubscribed = row.unsubscribed;
             let client = row.parsed.and_then(|new| {
                 let mut c = new
-                    .into_client(UserId::generate(), now)
-                    .map_err(|e| e.to_string())?;
+                    .check()
+                    .map_err(|e| e.to_string())?
+                    .into_client(UserId::generate(), now);
                 if unsubscribed {
                     c.consent.unsubscribed = true;
                     c.consent.unsubscribed_at = Some(now);

@@ -20,19 +20,21 @@
 //! - `header`: the CSV columns, and how a file's header is matched to them;
 //! - `export`: what an export writes, and the spreadsheet-formula defusing;
 //! - `reader`: the rows of a file, NDJSON or CSV, resumable at a byte offset;
+//! - `row`: the shape of an NDJSON line;
 //! - `importer`: the batch writer and its counts.
 
 mod export;
 mod header;
 mod importer;
 mod reader;
+mod row;
 
 pub use export::{csv_export_header, csv_record, from_spreadsheet_safe, spreadsheet_safe};
 pub use header::{CSV_COLUMNS, CSV_READ_ONLY_COLUMNS, CsvHeader};
 pub use importer::{ImportCounts, Importer};
 pub use reader::{MAX_ROW_BYTES, RowReader};
 
-use crate::client::NewClient;
+use crate::client::NewClientFields;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,11 +56,12 @@ impl Format {
     }
 }
 
-/// One row as read: its first line number (1-based) and the client it describes.
+/// One row as read: its first line number (1-based) and the client it describes, not
+/// checked yet (the importer checks it).
 #[derive(Debug, Clone)]
 pub struct Row {
     pub line: u64,
-    pub parsed: Result<NewClient, String>,
+    pub parsed: Result<NewClientFields, String>,
     /// The row unsubscribes the client (CSV column `unsubscribed`); never the reverse.
     pub unsubscribed: bool,
 }

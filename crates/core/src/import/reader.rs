@@ -4,7 +4,7 @@
 
 use super::Row;
 use super::header::CsvHeader;
-use crate::client::NewClient;
+use super::row::ClientRow;
 use std::io::BufRead;
 
 /// The longest row read, in bytes. A client is far smaller (names, a few sizes,
@@ -137,13 +137,15 @@ impl<R: BufRead> Iterator for RowReader<R> {
                     continue;
                 }
                 let complete = buf.last() == Some(&b'\n');
-                let parsed = serde_json::from_slice::<NewClient>(text).map_err(|e| {
-                    if !complete && e.is_eof() {
-                        "truncated: the last line ends before its JSON does".to_string()
-                    } else {
-                        format!("not a client: {e}")
-                    }
-                });
+                let parsed = serde_json::from_slice::<ClientRow>(text)
+                    .map(Into::into)
+                    .map_err(|e| {
+                        if !complete && e.is_eof() {
+                            "truncated: the last line ends before its JSON does".to_string()
+                        } else {
+                            format!("not a client: {e}")
+                        }
+                    });
                 return Some(Ok(Row {
                     line: *line,
                     parsed,

@@ -3,7 +3,7 @@
 //! writes clients as the API does, and the stream processor played by hand.
 
 use engage_core::change::{Event, event_for_change};
-use engage_core::client::{Activity, Client, ClientPatch, NewClient, StyleProfile};
+use engage_core::client::{Activity, Client, ClientPatchFields, NewClientFields, StyleProfile};
 use engage_core::clock::{Clock as _, ManualClock};
 use engage_core::compose::Composed;
 use engage_core::config::EngineConfig;
@@ -145,14 +145,18 @@ impl World {
         profile: Option<StyleProfile>,
     ) -> Client {
         self.service
-            .create(NewClient {
-                email: address.into(),
-                first_name: "Ada".into(),
-                last_name: Some("Lovelace".into()),
-                time_zone: zone.into(),
-                email_opt_in: true,
-                profile,
-            })
+            .create(
+                NewClientFields {
+                    email: address.into(),
+                    first_name: "Ada".into(),
+                    last_name: Some("Lovelace".into()),
+                    time_zone: zone.into(),
+                    email_opt_in: true,
+                    profile,
+                }
+                .check()
+                .expect("a valid client"),
+            )
             .await
             .expect("the client is created")
     }
@@ -168,11 +172,13 @@ impl World {
         self.service
             .patch(
                 &client.id,
-                ClientPatch {
+                ClientPatchFields {
                     version: Some(client.version),
                     email_opt_in: Some(email_opt_in),
-                    ..ClientPatch::default()
-                },
+                    ..ClientPatchFields::default()
+                }
+                .check()
+                .expect("a valid patch"),
                 None,
             )
             .await

@@ -2,7 +2,7 @@
 //! clients to store.
 
 use chrono::{TimeZone, Utc};
-use engage_core::client::{Client, NewClient};
+use engage_core::client::{Client, NewClientFields};
 use engage_core::clock::ManualClock;
 use engage_core::ids::UserId;
 use engage_embedded::{Durability, Store};
@@ -35,7 +35,7 @@ pub fn fixture() -> Fixture {
 
 /// A new opted-in client in Paris, as created at `now`.
 pub fn client(email: &str, first: &str, now: chrono::DateTime<Utc>) -> Client {
-    NewClient {
+    NewClientFields {
         email: email.into(),
         first_name: first.into(),
         last_name: None,
@@ -43,6 +43,7 @@ pub fn client(email: &str, first: &str, now: chrono::DateTime<Utc>) -> Client {
         email_opt_in: true,
         profile: None,
     }
-    .into_client(UserId::generate(), now)
+    .check()
     .unwrap()
+    .into_client(UserId::generate(), now)
 }

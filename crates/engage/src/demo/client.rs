@@ -148,7 +148,7 @@ fn at_of(a: &Activity) -> Option<DateTime<Utc>> {
 mod tests {
     use super::*;
     use chrono::TimeZone as _;
-    use engage_core::client::NewClient;
+    use engage_core::client::NewClientFields;
     use engage_core::score::{EmailStats, ScoringConfig, Tier, score};
     use std::collections::{BTreeMap, HashSet};
 
@@ -176,7 +176,7 @@ mod tests {
             );
             non_ascii += usize::from(!c.first_name.is_ascii());
             // What the API would accept for this client parses back to the same values.
-            let again = NewClient {
+            let again = NewClientFields {
                 email: c.email.as_str().into(),
                 first_name: c.first_name.clone(),
                 last_name: c.last_name.clone(),
@@ -184,8 +184,9 @@ mod tests {
                 email_opt_in: c.consent.email_opt_in,
                 profile: Some(c.profile.clone()),
             }
-            .into_client(c.id.clone(), c.created_at)
-            .unwrap_or_else(|e| panic!("{i}: {e}"));
+            .check()
+            .unwrap_or_else(|e| panic!("{i}: {e}"))
+            .into_client(c.id.clone(), c.created_at);
             assert_eq!(
                 (&again.first_name, &again.last_name, &again.profile),
                 (&c.first_name, &c.last_name, &c.profile)

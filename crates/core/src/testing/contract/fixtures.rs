@@ -3,7 +3,7 @@
 //! macro that turns a module's cases into one test each.
 
 use super::super::{Stores, t0};
-use crate::client::{Client, EmailAddress, NewClient};
+use crate::client::{Client, EmailAddress, NewClientFields};
 use crate::ids::{EventId, UserId};
 use crate::ports::{CommitResult, DecisionCommit};
 use crate::score::{Drivers, ScoreBreakdown, Tier};
@@ -18,7 +18,7 @@ pub fn address(s: &str) -> EmailAddress {
 /// fresh id. Ids are time-ordered, so clients made one after another sort in the
 /// order they were made.
 pub fn client(email: &str, first: &str) -> Client {
-    NewClient {
+    NewClientFields {
         email: email.into(),
         first_name: first.into(),
         last_name: None,
@@ -26,8 +26,9 @@ pub fn client(email: &str, first: &str) -> Client {
         email_opt_in: true,
         profile: None,
     }
-    .into_client(UserId::generate(), t0())
+    .check()
     .expect("a valid client")
+    .into_client(UserId::generate(), t0())
 }
 
 /// The client's next version, as the service writes it: `version + 1`, updated a

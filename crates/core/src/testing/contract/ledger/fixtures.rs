@@ -2,7 +2,7 @@
 //! commits, every one at a time the case gives.
 
 use crate::change::EventType;
-use crate::client::{Client, EmailAddress, NewClient};
+use crate::client::{Client, EmailAddress, NewClientFields};
 use crate::compose::Generation;
 use crate::email::{Decision, DecisionOutcome, Email, EmailStatus, StatusChange};
 use crate::ids::{DecisionId, EmailId, EventId, UserId};
@@ -152,7 +152,7 @@ pub(super) fn addr(a: &str) -> EmailAddress {
 
 /// Client `n` (id [`user`]`(n)`, address [`address`]), version 1, created at `at`.
 pub(super) fn client(n: u32, at: DateTime<Utc>) -> Client {
-    NewClient {
+    NewClientFields {
         email: address(&user(n)).as_str().to_string(),
         first_name: format!("Client{n}"),
         last_name: None,
@@ -160,8 +160,9 @@ pub(super) fn client(n: u32, at: DateTime<Utc>) -> Client {
         email_opt_in: true,
         profile: None,
     }
-    .into_client(user(n), at)
+    .check()
     .expect("a valid client")
+    .into_client(user(n), at)
 }
 
 pub(super) fn breakdown(score: u8, at: DateTime<Utc>) -> ScoreBreakdown {
