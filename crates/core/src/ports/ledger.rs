@@ -148,7 +148,7 @@ impl CommitResult {
     }
 }
 
-/// A page of [`Ledger::list_emails`]: the filters given combine (all must hold).
+/// A page of [`EmailHistory::list_emails`]: the filters given combine (all must hold).
 #[derive(Debug, Clone, Default)]
 pub struct EmailQuery {
     /// Only this client's emails.
