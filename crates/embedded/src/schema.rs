@@ -213,7 +213,7 @@ fn backfill_user_index(conn: &Connection) -> rusqlite::Result<()> {
     while let Some(r) = rows.next()? {
         let id: String = r.get(0)?;
         let body: String = r.get(1)?;
-        let client: engage_core::client::Client = serde_json::from_str(&body)
+        let client = engage_core::records::decode_client(&body)
             .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
         let keys = IndexKeys::of(&client);
         write.execute(rusqlite::params![

@@ -34,7 +34,7 @@ fn body_of(raw: &str) -> Result<Body, String> {
         (Value::String(t), Value::String(m)) if t == "Notification" => m.as_str(),
         _ => raw,
     };
-    match serde_json::from_str::<Event>(inner) {
+    match engage_core::records::decode_event(inner) {
         Ok(e) => Ok(Body::Event(Box::new(e))),
         Err(_) if value.get("Type").is_some() => Ok(Body::Feedback(raw.to_string())),
         Err(e) => Err(format!("neither an event nor an SNS message: {e}")),
