@@ -100,11 +100,15 @@ fn check_version(kind: Kind, v: u32) -> Result<(), StoreError> {
     }
 }
 
-/// Just the version of a body, whatever else it holds.
-#[derive(serde::Deserialize)]
-struct VersionOnly {
-    #[serde(default = "unversioned")]
-    v: u32,
+/// The version a body declares: `None` for JSON that is not an object with a numeric
+/// `v` (a body stored before versions, or JSON that is none of engage's records). A
+/// reader that also takes other JSON (the Lambda mailer's queue carries provider
+/// notifications too) tells by it that a body it cannot decode is still engage's.
+pub fn declared_version(body: &str) -> Option<u32> {
+    match serde_json::from_str::<serde_json::Value>(body).ok()? {
+        serde_json::Value::Object(o) => o.get("v")?.as_u64()?.try_into().ok(),
+        _ => None,
+    }
 }
 
 /// Reads a body as record `R` of version [`VERSION`]; `version` is the record's `v`.
@@ -121,7 +125,7 @@ fn decode<R: DeserializeOwned>(
         Err(e) => {
             // A body of another version need not have this version's shape: its
             // version explains the failure better than the first field it lacks.
-            if let Ok(VersionOnly { v }) = serde_json::from_str(body) {
+            if let Some(v) = declared_version(body) {
                 check_version(kind, v)?;
             }
             Err(failed(format!("{kind} does not decode: {e}")))
@@ -177,11 +181,25 @@ mod tests {
             err.starts_with("stored test record does not decode: missing field `name`"),
             "{err}"
         );
+        let err = probe("[3]").unwrap_err();
+        assert!(
+            err.starts_with("stored test record does not decode:"),
+            "{err}"
+        );
         let err = probe("not json").unwrap_err();
         assert!(
             err.starts_with("stored test record does not decode:"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_declared_version_is_read_from_any_object_that_has_one() {
+        assert_eq!(declared_version(r#"{"v":2,"anything":[]}"#), Some(2));
+        assert_eq!(declared_version(r#"{"v":1}"#), Some(1));
+        for none in [r#"{"name":"a"}"#, r#"{"v":"2"}"#, "[1]", "not json", ""] {
+            assert_eq!(declared_version(none), None, "{none}");
+        }
     }
 
     #[test]
