@@ -1,8 +1,8 @@
 //! The events topic on AWS: [`SnsPublisher`] publishes events to the SNS topic
-//! `events` with `PublishBatch`, ten at a time. The message is the event's message
-//! body ([`engage_core::records::EventMessage`], what the SQLite queue stores too), and the message
-//! attribute `event_type` carries [`engage_core::change::EventType::as_str`] for the
-//! subscriptions' filter policies.
+//! `events` with `PublishBatch`, ten at a time. The message is the event as an
+//! [`engage_core::records::EventMessage`] (what the SQLite queue stores too), and the
+//! message attribute `event_type` carries [`engage_core::change::EventType::as_str`]
+//! for the subscriptions' filter policies.
 
 use crate::tables::keys::EVENT_TYPE_ATTRIBUTE;
 use crate::users::unexpected;

@@ -1,7 +1,8 @@
 //! The schema, applied in numbered steps recorded in `PRAGMA user_version`.
 //!
-//! Records are stored as JSON documents (`body`) next to the columns that queries
-//! filter and sort on, so the domain types can grow without a migration per field.
+//! Records are stored as JSON documents (`body`, `state`: the versioned records of
+//! `engage_core::records`) next to the columns that queries filter and sort on, so
+//! the domain types can grow without a migration per field.
 //! Times in sortable columns are RFC 3339 with fixed precision, so text order is time
 //! order; queue times are Unix milliseconds.
 
