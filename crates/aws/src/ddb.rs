@@ -77,14 +77,6 @@ pub(crate) fn parse_ts(v: &str) -> Result<DateTime<Utc>, StoreError> {
         .map_err(|e| unexpected(format!("stored time `{v}`: {e}")))
 }
 
-pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
-    serde_json::to_string(v).map_err(|e| unexpected(format!("encoding a record: {e}")))
-}
-
-pub(crate) fn from_json<T: serde::de::DeserializeOwned>(v: &str) -> Result<T, StoreError> {
-    serde_json::from_str(v).map_err(|e| unexpected(format!("decoding a stored record: {e}")))
-}
-
 pub(crate) fn unexpected(message: impl std::fmt::Display) -> StoreError {
     StoreError::Unexpected(anyhow::anyhow!("dynamodb: {message}"))
 }

@@ -1,8 +1,8 @@
 //! The events topic on AWS: [`SnsPublisher`] publishes events to the SNS topic
-//! `events` with `PublishBatch`, ten at a time. The message is the event's JSON —
-//! what the SQLite queue stores, `serde_json::to_string(&event)` — and the message
-//! attribute `event_type` carries [`engage_core::change::EventType::as_str`] for the
-//! subscriptions' filter policies.
+//! `events` with `PublishBatch`, ten at a time. The message is the event as an
+//! [`engage_core::records::EventMessage`] (what the SQLite queue stores too), and the
+//! message attribute `event_type` carries [`engage_core::change::EventType::as_str`]
+//! for the subscriptions' filter policies.
 
 use crate::errors::aws_error;
 use crate::tables::keys::EVENT_TYPE_ATTRIBUTE;
@@ -12,6 +12,7 @@ use aws_sdk_sns::types::{MessageAttributeValue, PublishBatchRequestEntry};
 use engage_core::StoreError;
 use engage_core::change::Event;
 use engage_core::ports::EventPublisher;
+use engage_core::records::encode_event;
 
 /// `PublishBatch`'s limit.
 const BATCH: usize = 10;
@@ -41,9 +42,7 @@ impl SnsPublisher {
             .iter()
             .enumerate()
             .map(|(i, e)| {
-                let body = serde_json::to_string(e).map_err(|err| {
-                    StoreError::Unexpected(anyhow::anyhow!("encoding event {}: {err}", e.id))
-                })?;
+                let body = encode_event(e)?;
                 let attribute = MessageAttributeValue::builder()
                     .data_type("String")
                     .string_value(e.event_type.as_str())

@@ -39,8 +39,8 @@ pub struct QueueMessage {
 
 impl QueueMessage {
     /// The event the body holds.
-    pub fn event(&self) -> Result<Event, serde_json::Error> {
-        serde_json::from_str(&self.body)
+    pub fn event(&self) -> Result<Event, StoreError> {
+        engage_core::records::decode_event(&self.body)
     }
 }
 

@@ -24,6 +24,7 @@ use engage_core::change::{ChangeRecord, Event, event_for_change};
 use engage_core::client::Client;
 use engage_core::ids::UserId;
 use engage_core::ports::EventPublisher;
+use engage_core::records::decode_client;
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::Arc;
@@ -40,7 +41,7 @@ pub fn client_in_image(kind: Option<&str>, body: Option<&str>) -> Result<Option<
         return Ok(None);
     }
     let body = body.ok_or("a user item without its `body`")?;
-    serde_json::from_str(body)
+    decode_client(body)
         .map(Some)
         .map_err(|e| format!("the client in `body` does not decode: {e}"))
 }

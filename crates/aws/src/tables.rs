@@ -7,12 +7,13 @@
 //! **Users** (`pk`): one item per client, `pk = <user id>`, attributes `kind = "user"`,
 //! `version` (N, the optimistic-concurrency guard: every write is conditional on it),
 //! `email` (the normalized address), `first_norm`, `last_norm`, `updated_at` and `body`
-//! (the client as JSON). Each address also owns a guard item, `pk = "email#<normalized
-//! address>"`, `kind = "email"`, `user_id`, written in the same transaction as the
-//! client, so two clients can never share an address (deleting a client deletes its
-//! guard and, as SQLite drops its `scores` row, its Ledger score item, in the same
-//! transaction). The table's stream (`NEW_AND_OLD_IMAGES`) is the change stream; the
-//! stream reader ignores guard items.
+//! (the client's record: `ClientRecord`; every JSON body here is a versioned record of
+//! `engage_core::records`). Each address also owns a guard item, `pk =
+//! "email#<normalized address>"`, `kind = "email"`, `user_id`, written in the same
+//! transaction as the client, so two clients can never share an address (deleting a
+//! client deletes its guard and, as SQLite drops its `scores` row, its Ledger score
+//! item, in the same transaction). The table's stream (`NEW_AND_OLD_IMAGES`) is the
+//! change stream; the stream reader ignores guard items.
 //!
 //! Times are stored as RFC 3339 UTC text with microseconds (`2026-03-02T12:00:00.000000Z`,
 //! as in SQLite): fixed width, so string order is time order in keys and conditions.
@@ -20,10 +21,11 @@
 //! **Emails** (`pk` = email id, `sk = "email"`): `user_id`, `campaign`, `status`,
 //! `created_at`, `created_key = "<created_at>#<email id>"` (the lists' sort key: SQLite's
 //! `(created_at, id)` order), `email_shard = "emails"`, `due_at` (as in SQLite: the
-//! scheduled time, or when the current status began), `updated_at`, `state` (JSON:
-//! sent_at, message_id, status_history) and `body` (the email as created or as
-//! written, JSON). Indexes (a GSI lags its table: what the adapters find through one
-//! they read back from the table or change only conditionally):
+//! scheduled time, or when the current status began), `updated_at`, `state` (a
+//! `DeliveryStateRecord`: sent_at, message_id, status_history) and `body` (an
+//! `EmailRecord`: the email as created or as written). Indexes (a GSI lags its
+//! table: what the adapters find through one they read back from the table or change
+//! only conditionally):
 //! - `byUser`: `user_id` / `created_key`, projecting `campaign` and `status` (a client's
 //!   emails, newest first);
 //! - `byStatus`: `status` / `due_at`, keys only (due scheduled emails, stranded pending
@@ -40,12 +42,13 @@
 //! - a client's ledger state and score: `pk = "user#<user id>"`, `sk = "score"`,
 //!   `ledger_seq` (N; every decision commit is conditional on it, and one that writes
 //!   a score bumps it, as in SQLite), `last_processed_version` (N), `score` (N), `tier`,
-//!   `body` (the breakdown as JSON), `next_rescore_at`, `rescore_shard = "rescore"`
+//!   `body` (the breakdown, a `ScoreRecord`), `next_rescore_at`, `rescore_shard = "rescore"`
 //!   (removed if the client is found gone), and `recent_emails` (M: email id →
 //!   `created_at`, the client's emails of the last 100 days, which the processor's
 //!   context reads strongly consistent where `byUser` could still miss a just-committed
 //!   one); deleting a client deletes this item;
-//! - a decision: `pk = "user#<user id>"`, `sk = "decision#<at>#<decision id>"`, `body`;
+//! - a decision: `pk = "user#<user id>"`, `sk = "decision#<at>#<decision id>"`, `body` (a
+//!   `DecisionRecord`);
 //! - a suppression: `pk = "suppression#<normalized address>"`, `sk = "suppression"`,
 //!   `email`, `reason`, `created_at`; and `list_shard = "suppressions"` for listing;
 //! - the stream poller's position (`engage serve --backend aws` only; Lambda keeps

@@ -362,8 +362,11 @@ async fn the_poller_publishes_events_that_arrive_in_the_queue() {
     assert_eq!(events[1].event_type, EventType::ConsentChanged);
     assert_eq!(events[1].user_id, ada.id);
     assert_eq!(events[1].user_version, 2);
-    // The body is exactly the event's JSON, as the SQLite queue stores it.
-    assert_eq!(got[1].body, serde_json::to_string(&events[1]).unwrap());
+    // The body is exactly the event's message, as the SQLite queue stores it.
+    assert_eq!(
+        got[1].body,
+        engage_core::records::encode_event(&events[1]).unwrap()
+    );
     assert!(got.iter().all(|m| m.receive_count == 1));
 
     // The same records read again (a restarted poller) publish the same event ids.

@@ -125,8 +125,9 @@ pub struct Email {
 }
 
 /// The part of an email that changes after it is recorded. Stores keep it apart from
-/// the content, which is written once, so a status change rewrites only this.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// the content, which is written once, so a status change rewrites only this (as
+/// [`crate::records::DeliveryStateRecord`]).
+#[derive(Debug, Clone, PartialEq)]
 pub struct DeliveryState {
     pub sent_at: Option<DateTime<Utc>>,
     pub message_id: Option<String>,

@@ -19,6 +19,7 @@ pub mod links;
 pub mod policy;
 pub mod ports;
 pub mod processor;
+pub mod records;
 pub mod score;
 pub mod service;
 #[cfg(feature = "testing")]

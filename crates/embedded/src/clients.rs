@@ -4,7 +4,7 @@
 
 use crate::db::unexpected;
 use crate::schema::IndexKeys;
-use crate::{Store, clamp_limit, decode_cursor, encode_cursor, from_json, to_json, ts};
+use crate::{Store, clamp_limit, decode_cursor, encode_cursor, ts};
 use async_trait::async_trait;
 use chrono::DateTime;
 use engage_core::StoreError;
@@ -15,6 +15,7 @@ use engage_core::ports::{
     ClientImport, ClientQuery, ClientSort, ClientStats, ClientStore, ClientWithScore, ClientWrite,
     Page,
 };
+use engage_core::records::{decode_client, encode_client};
 use engage_core::score::Tier;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 
@@ -60,7 +61,7 @@ fn current(c: &Connection, id: &UserId) -> Result<Option<(u64, String)>, StoreEr
 
 pub(crate) fn get_client(c: &Connection, id: &UserId) -> Result<Option<Client>, StoreError> {
     current(c, id)?
-        .map(|(_, body)| from_json(&body))
+        .map(|(_, body)| decode_client(&body))
         .transpose()
 }
 
@@ -158,7 +159,7 @@ fn replace_in(
 #[async_trait]
 impl ClientStore for Store {
     async fn insert(&self, client: Client) -> Result<(), StoreError> {
-        let body = to_json(&client)?;
+        let body = encode_client(&client)?;
         self.db.write(move |c| insert_in(c, &client, &body)).await?;
         self.changes.notify_one();
         Ok(())
@@ -190,7 +191,7 @@ impl ClientStore for Store {
                 .map_err(unexpected)?
                 .map(|(body, score, tier, suppressed)| {
                     Ok(ClientWithScore {
-                        client: from_json(&body)?,
+                        client: decode_client(&body)?,
                         score: score.map(|s| s as u8),
                         tier: tier.as_deref().and_then(Tier::parse),
                         suppressed,
@@ -202,7 +203,7 @@ impl ClientStore for Store {
     }
 
     async fn replace(&self, client: Client, expected_version: u64) -> Result<(), StoreError> {
-        let body = to_json(&client)?;
+        let body = encode_client(&client)?;
         self.db
             .write(move |c| replace_in(c, &client, expected_version, &body))
             .await?;
@@ -235,7 +236,7 @@ impl ClientStore for Store {
             })
             .await?;
         self.changes.notify_one();
-        from_json(&old)
+        decode_client(&old)
     }
 
     async fn list(&self, q: &ClientQuery) -> Result<Page<ClientWithScore>, StoreError> {
@@ -265,7 +266,7 @@ impl ClientStore for Store {
                         return Ok(Page { items, next_cursor });
                     }
                     items.push(ClientWithScore {
-                        client: from_json(&body)?,
+                        client: decode_client(&body)?,
                         score: score.filter(|s| *s >= 0).map(|s| s as u8),
                         tier: tier.as_deref().and_then(Tier::parse),
                         suppressed,
@@ -331,8 +332,8 @@ impl ClientStore for Store {
                     let record = ChangeRecord {
                         seq: seq.to_string(),
                         user_id: user.clone(),
-                        old: old.as_deref().map(from_json).transpose()?,
-                        new: new.as_deref().map(from_json).transpose()?,
+                        old: old.as_deref().map(decode_client).transpose()?,
+                        new: new.as_deref().map(decode_client).transpose()?,
                         committed_at: DateTime::parse_from_rfc3339(&at)
                             .map_err(unexpected)?
                             .to_utc(),
@@ -524,7 +525,7 @@ impl ClientImport for Store {
                         s.query_row([k], |r| r.get::<_, String>(0))
                             .optional()
                             .map_err(unexpected)?
-                            .map(|b| from_json(&b))
+                            .map(|b| decode_client(&b))
                             .transpose()
                     })
                     .collect()
@@ -541,7 +542,9 @@ impl ClientImport for Store {
             .into_iter()
             .map(|w| {
                 let body = match &w {
-                    ClientWrite::Insert(c) | ClientWrite::Replace { client: c, .. } => to_json(c)?,
+                    ClientWrite::Insert(c) | ClientWrite::Replace { client: c, .. } => {
+                        encode_client(c)?
+                    }
                 };
                 Ok((w, body))
             })

@@ -2,10 +2,13 @@
 //! state in a small `emails` row that each status change rewrites (schema step 5).
 
 use crate::db::unexpected;
-use crate::{from_json, to_json, ts};
+use crate::ts;
 use engage_core::StoreError;
 use engage_core::email::{DeliveryState, Email, EmailStatus};
 use engage_core::ports::EmailTransition;
+use engage_core::records::{
+    decode_delivery_state, decode_email, encode_delivery_state, encode_email,
+};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 /// `(created_at, id, content, status, state)` of emails as `e`, for [`email_from_row`].
@@ -21,7 +24,7 @@ pub(crate) struct NewEmail {
 impl NewEmail {
     pub fn encode(email: Email) -> Result<Self, StoreError> {
         Ok(Self {
-            content: to_json(&email)?,
+            content: encode_email(&email)?,
             state: state_json(&email)?,
             email,
         })
@@ -29,7 +32,7 @@ impl NewEmail {
 }
 
 fn state_json(e: &Email) -> Result<String, StoreError> {
-    to_json(&DeliveryState::of(e))
+    encode_delivery_state(&DeliveryState::of(e))
 }
 
 /// What the model's writing of the email cost, when known (the dashboard's sum).
@@ -107,8 +110,8 @@ pub(crate) fn email_from_row(r: &Row) -> Result<Email, StoreError> {
         ))
     })()
     .map_err(unexpected)?;
-    let mut email: Email = from_json(&content)?;
-    let state: DeliveryState = from_json(&state)?;
+    let mut email = decode_email(&content)?;
+    let state = decode_delivery_state(&state)?;
     email.status =
         EmailStatus::parse(&status).ok_or_else(|| unexpected(format!("status `{status}`")))?;
     state.apply_to(&mut email);
@@ -144,7 +147,7 @@ pub(crate) fn transition_in(c: &Connection, m: EmailTransition) -> Result<bool, 
     if status != m.from.as_str() {
         return Ok(false);
     }
-    let mut state: DeliveryState = from_json(&state)?;
+    let mut state = decode_delivery_state(&state)?;
     let to = m.change.status;
     let at = ts(m.change.at);
     state.record(m.change, m.message_id);
@@ -153,7 +156,7 @@ pub(crate) fn transition_in(c: &Connection, m: EmailTransition) -> Result<bool, 
         "UPDATE emails SET status = ?2, due_at = CASE WHEN ?2 = 'scheduled' THEN due_at ELSE ?3 END,
            updated_at = ?3, state = ?4 WHERE id = ?1",
     )
-    .and_then(|mut s| s.execute(params![m.id.as_str(), to.as_str(), at, to_json(&state).map_err(|x| rusqlite::Error::ToSqlConversionFailure(Box::new(x)))?]))
+    .and_then(|mut s| s.execute(params![m.id.as_str(), to.as_str(), at, encode_delivery_state(&state).map_err(|x| rusqlite::Error::ToSqlConversionFailure(Box::new(x)))?]))
     .map_err(unexpected)?;
     Ok(true)
 }

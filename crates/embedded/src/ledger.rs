@@ -7,7 +7,7 @@ use crate::emails::{
     NewEmail, SELECT_EMAILS, email_from_row, finish_composing_in, get_email, insert_email,
     transition_in,
 };
-use crate::{Store, clamp_limit, decode_cursor, encode_cursor, from_json, to_json, ts};
+use crate::{Store, clamp_limit, decode_cursor, encode_cursor, ts};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use engage_core::StoreError;
@@ -17,6 +17,7 @@ use engage_core::ports::{
     Claim, CommitResult, ContextRequest, DecisionCommit, EmailActivity, EmailHistory, EmailQuery,
     EmailTransition, Ledger, LedgerContext, Page,
 };
+use engage_core::records::{decode_decision, decode_score, encode_decision, encode_score};
 use engage_core::score::ScoreBreakdown;
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -124,9 +125,9 @@ struct Encoded {
 impl Encoded {
     fn new(commit: DecisionCommit) -> Result<Self, StoreError> {
         Ok(Self {
-            decision: commit.decision.as_ref().map(to_json).transpose()?,
+            decision: commit.decision.as_ref().map(encode_decision).transpose()?,
             email: commit.email.clone().map(NewEmail::encode).transpose()?,
-            score: commit.score.as_ref().map(to_json).transpose()?,
+            score: commit.score.as_ref().map(encode_score).transpose()?,
             commit,
         })
     }
@@ -434,7 +435,7 @@ impl EmailHistory for Store {
                 }
                 sql.push_str(&format!(" ORDER BY at DESC, id DESC LIMIT {}", limit + 1));
                 page(c, &sql, &args, limit, |r| {
-                    from_json(&r.get::<_, String>(2).map_err(unexpected)?)
+                    decode_decision(&r.get::<_, String>(2).map_err(unexpected)?)
                 })
             })
             .await
@@ -452,7 +453,7 @@ impl EmailHistory for Store {
                 .optional()
                 .map_err(unexpected)?
                 .flatten()
-                .map(|b| from_json(&b))
+                .map(|b| decode_score(&b))
                 .transpose()
             })
             .await

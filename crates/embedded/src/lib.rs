@@ -120,14 +120,6 @@ impl Store {
     }
 }
 
-pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
-    serde_json::to_string(v).map_err(|e| unexpected(format!("encoding a record: {e}")))
-}
-
-pub(crate) fn from_json<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, StoreError> {
-    serde_json::from_str(s).map_err(|e| unexpected(format!("decoding a stored record: {e}")))
-}
-
 impl Store {
     /// Sets `key` to `value`, replacing any previous value.
     pub async fn meta_set(&self, key: &str, value: &str) -> Result<(), StoreError> {

@@ -119,7 +119,7 @@ pub(crate) fn publish_handing_off(
 ) -> Result<Vec<Received>, StoreError> {
     let mut received = Vec::new();
     for e in events {
-        let body = crate::to_json(e)?;
+        let body = engage_core::records::encode_event(e)?;
         for q in subscribers(e) {
             if q == EMAIL_QUEUE && received.len() < max {
                 received.push(enqueue_received(c, q, body.clone(), now, settings)?);

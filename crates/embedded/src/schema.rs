@@ -1,7 +1,8 @@
 //! The schema, applied in numbered steps recorded in `PRAGMA user_version`.
 //!
-//! Records are stored as JSON documents (`body`) next to the columns that queries
-//! filter and sort on, so the domain types can grow without a migration per field.
+//! Records are stored as JSON documents (`body`, `state`: the versioned records of
+//! `engage_core::records`) next to the columns that queries filter and sort on, so
+//! the domain types can grow without a migration per field.
 //! Times in sortable columns are RFC 3339 with fixed precision, so text order is time
 //! order; queue times are Unix milliseconds.
 
@@ -213,7 +214,7 @@ fn backfill_user_index(conn: &Connection) -> rusqlite::Result<()> {
     while let Some(r) = rows.next()? {
         let id: String = r.get(0)?;
         let body: String = r.get(1)?;
-        let client: engage_core::client::Client = serde_json::from_str(&body)
+        let client = engage_core::records::decode_client(&body)
             .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
         let keys = IndexKeys::of(&client);
         write.execute(rusqlite::params![

@@ -4,15 +4,16 @@
 //! exactly once, however often the process stops. Replay ([`StreamReplay`]) moves the
 //! checkpoint back; event ids come from the changes, so a replay repeats no effect.
 
+use crate::Store;
 use crate::db::unexpected;
 use crate::queue::{Handoff, Received, delete_in, publish_handing_off};
-use crate::{Store, from_json};
 use async_trait::async_trait;
 use chrono::DateTime;
 use engage_core::StoreError;
 use engage_core::change::{ChangeRecord, event_for_change};
 use engage_core::ids::UserId;
 use engage_core::ports::StreamReplay;
+use engage_core::records::decode_client;
 use rusqlite::{OptionalExtension, params};
 use std::time::Duration;
 
@@ -71,8 +72,8 @@ impl Store {
                     Ok(ChangeRecord {
                         seq: seq.to_string(),
                         user_id: UserId::from_string(user),
-                        old: old.as_deref().map(from_json).transpose()?,
-                        new: new.as_deref().map(from_json).transpose()?,
+                        old: old.as_deref().map(decode_client).transpose()?,
+                        new: new.as_deref().map(decode_client).transpose()?,
                         committed_at: DateTime::parse_from_rfc3339(&at).map_err(unexpected)?.to_utc(),
                     })
                 })

@@ -34,8 +34,12 @@ fn body_of(raw: &str) -> Result<Body, String> {
         (Value::String(t), Value::String(m)) if t == "Notification" => m.as_str(),
         _ => raw,
     };
-    match serde_json::from_str::<Event>(inner) {
+    match engage_core::records::decode_event(inner) {
         Ok(e) => Ok(Body::Event(Box::new(e))),
+        // A body that declares a record version is an event message this build cannot
+        // read (of a later version, or damaged): it fails, to be retried and then
+        // dead-lettered, rather than pass for feedback, which would drop it.
+        Err(e) if engage_core::records::declared_version(inner).is_some() => Err(e.to_string()),
         Err(_) if value.get("Type").is_some() => Ok(Body::Feedback(raw.to_string())),
         Err(e) => Err(format!("neither an event nor an SNS message: {e}")),
     }

@@ -11,6 +11,7 @@ use engage_core::clock::ManualClock;
 use engage_core::config::EngineConfig;
 use engage_core::ports::{ContentGenerator, EventPublisher};
 use engage_core::processor::Engine;
+use engage_core::records;
 use engage_core::service::ClientService;
 use engage_core::unsubscribe::UnsubscribeLinks;
 use engage_embedded::queue::{EMAIL_QUEUE, QueueSettings};
@@ -89,7 +90,7 @@ fn stream_record(seq: &str, old: Option<&Client>, new: Option<&Client>) -> Value
             "pk": {"S": c.id.as_str()}, "kind": {"S": "user"},
             "version": {"N": c.version.to_string()},
             "email": {"S": c.email.normalized()},
-            "body": {"S": serde_json::to_string(c).unwrap()}
+            "body": {"S": records::encode_client(c).unwrap()}
         }),
     };
     let id = new.or(old).unwrap().id.as_str().to_string();
@@ -123,7 +124,7 @@ fn sqs_record(message_id: &str, event: &Event) -> Value {
     let envelope = json!({
         "Type": "Notification", "MessageId": format!("sns-{message_id}"),
         "TopicArn": "arn:aws:sns:us-east-1:123456789012:engage-events",
-        "Message": serde_json::to_string(event).unwrap(),
+        "Message": records::encode_event(event).unwrap(),
         "Timestamp": "2026-03-02T12:00:00.000Z", "SignatureVersion": "1", "Signature": "x",
         "SigningCertURL": "https://sns.us-east-1.amazonaws.com/x.pem",
         "MessageAttributes": {"event_type": {"Type": "String", "Value": event.event_type.as_str()}}
@@ -159,7 +160,7 @@ async fn stream_records_become_events_on_the_topic_and_guard_items_nothing() {
         .unwrap();
     let events: Vec<Event> = got
         .iter()
-        .map(|m| serde_json::from_str(&m.body).unwrap())
+        .map(|m| records::decode_event(&m.body).unwrap())
         .collect();
     assert_eq!(events.len(), 2, "{events:?}");
     assert_eq!(events[0].event_type.as_str(), "client_created");

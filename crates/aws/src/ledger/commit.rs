@@ -6,7 +6,7 @@ use super::items::{
     DECISION_PREFIX, RESCORE_SHARD, claim_key, email_item, ledger_state, recent_emails, score_key,
 };
 use super::{DynamoLedger, build_error};
-use crate::ddb::{Item, item, n, retry_policy, s, sdk_error, to_json, ts, unexpected};
+use crate::ddb::{Item, item, n, retry_policy, s, sdk_error, ts, unexpected};
 use crate::tables::keys;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
@@ -15,6 +15,7 @@ use backon::Retryable;
 use chrono::Duration;
 use engage_core::StoreError;
 use engage_core::ports::{CommitResult, DecisionCommit};
+use engage_core::records::{encode_decision, encode_score};
 use std::collections::HashMap;
 
 /// How long a score item remembers an email's id (past the window, for clocks that
@@ -49,9 +50,9 @@ impl DynamoLedger {
         &self,
         commit: DecisionCommit,
     ) -> Result<CommitResult, StoreError> {
-        let decision_body = commit.decision.as_ref().map(to_json).transpose()?;
+        let decision_body = commit.decision.as_ref().map(encode_decision).transpose()?;
         let email = commit.email.as_ref().map(email_item).transpose()?;
-        let score_body = commit.score.as_ref().map(to_json).transpose()?;
+        let score_body = commit.score.as_ref().map(encode_score).transpose()?;
         let attempt = || {
             self.try_commit(
                 &commit,

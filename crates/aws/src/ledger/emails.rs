@@ -4,15 +4,16 @@
 use super::items::{due_at, email_key, state_json};
 use super::{CONCURRENCY, DynamoLedger};
 use crate::ddb::{
-    clamp_limit, condition_failed, from_json, names, req_s, s, sdk_error, to_json, ts, values,
+    clamp_limit, condition_failed, names, req_s, s, sdk_error, ts, values,
 };
 use crate::tables::keys;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use chrono::{DateTime, Utc};
 use engage_core::StoreError;
-use engage_core::email::{DeliveryState, Email, EmailStatus};
+use engage_core::email::{Email, EmailStatus};
 use engage_core::ids::EmailId;
 use engage_core::ports::EmailTransition;
+use engage_core::records::{decode_delivery_state, encode_delivery_state, encode_email};
 use futures_util::{StreamExt, TryStreamExt};
 use std::collections::{HashMap, HashSet};
 
@@ -86,7 +87,7 @@ impl DynamoLedger {
                 return Ok(false);
             }
             let old_state = req_s(&found, "state")?;
-            let mut state: DeliveryState = from_json(old_state)?;
+            let mut state = decode_delivery_state(old_state)?;
             let to = m.change.status;
             let at = ts(m.change.at);
             state.record(m.change.clone(), m.message_id.clone());
@@ -115,7 +116,7 @@ impl DynamoLedger {
                 .set_expression_attribute_values(values([
                     (":to", s(to.as_str())),
                     (":at", s(at)),
-                    (":state", s(to_json(&state)?)),
+                    (":state", s(encode_delivery_state(&state)?)),
                     (":from", s(m.from.as_str())),
                     (":old", s(old_state)),
                 ]))
@@ -239,7 +240,7 @@ impl DynamoLedger {
                 (":due", s(due_at(&email))),
                 (":updated", s(updated)),
                 (":state", s(state_json(&email)?)),
-                (":body", s(to_json(&email)?)),
+                (":body", s(encode_email(&email)?)),
                 (":composing", s(EmailStatus::Composing.as_str())),
             ]))
             .send()

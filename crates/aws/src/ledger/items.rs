@@ -2,12 +2,15 @@
 //! and how each is read back (an email, a claim, a client's ledger state and the
 //! recent emails its score item remembers).
 
-use crate::ddb::{Item, from_json, item, opt_n, opt_s, req_s, s, to_json, ts, unexpected};
+use crate::ddb::{Item, item, opt_n, opt_s, req_s, s, ts, unexpected};
 use crate::tables::keys;
 use engage_core::StoreError;
 use engage_core::email::{DeliveryState, Email, EmailStatus};
 use engage_core::ids::{DecisionId, EmailId, EventId, UserId};
 use engage_core::ports::Claim;
+use engage_core::records::{
+    decode_delivery_state, decode_email, encode_delivery_state, encode_email,
+};
 use std::collections::HashMap;
 
 const EMAIL_SK: &str = "email";
@@ -44,7 +47,7 @@ pub(super) fn created_key(created_at: &str, id: &str) -> String {
 }
 
 pub(super) fn state_json(e: &Email) -> Result<String, StoreError> {
-    to_json(&DeliveryState::of(e))
+    encode_delivery_state(&DeliveryState::of(e))
 }
 
 pub(super) fn due_at(e: &Email) -> String {
@@ -66,7 +69,7 @@ pub(super) fn email_item(e: &Email) -> Result<Item, StoreError> {
         ("updated_at", s(&created)),
         ("created_at", s(created)),
         ("state", s(state_json(e)?)),
-        ("body", s(to_json(e)?)),
+        ("body", s(encode_email(e)?)),
     ]))
 }
 
@@ -75,8 +78,8 @@ pub(super) fn parse_status(v: &str) -> Result<EmailStatus, StoreError> {
 }
 
 pub(super) fn email_from_item(item: &Item) -> Result<Email, StoreError> {
-    let mut email: Email = from_json(req_s(item, "body")?)?;
-    let state: DeliveryState = from_json(req_s(item, "state")?)?;
+    let mut email = decode_email(req_s(item, "body")?)?;
+    let state = decode_delivery_state(req_s(item, "state")?)?;
     email.status = parse_status(req_s(item, "status")?)?;
     state.apply_to(&mut email);
     Ok(email)

@@ -4,13 +4,14 @@
 use super::DynamoLedger;
 use super::items::{DECISION_PREFIX, EMAIL_SHARD, created_key, email_from_item, email_key};
 use crate::ddb::{
-    batch_get, clamp_limit, decode_cursor, encode_cursor, from_json, req_s, s, unexpected, values,
+    batch_get, clamp_limit, decode_cursor, encode_cursor, req_s, s, unexpected, values,
 };
 use crate::tables::keys;
 use engage_core::StoreError;
 use engage_core::email::{Decision, Email};
 use engage_core::ids::UserId;
 use engage_core::ports::{EmailQuery, Page};
+use engage_core::records::decode_decision;
 use std::collections::HashMap;
 
 impl DynamoLedger {
@@ -156,7 +157,7 @@ impl DynamoLedger {
             for i in &items {
                 let sk = req_s(i, keys::SK)?;
                 if found.len() <= limit && before.as_deref() != Some(sk) {
-                    found.push((sk.to_string(), from_json(req_s(i, "body")?)?));
+                    found.push((sk.to_string(), decode_decision(req_s(i, "body")?)?));
                 }
             }
             match next {

@@ -36,7 +36,7 @@ mod schema;
 
 pub use schema::create_ledger_tables;
 
-use crate::ddb::{Item, from_json, opt_s, sdk_error, unexpected};
+use crate::ddb::{Item, opt_s, sdk_error, unexpected};
 use crate::tables::Resources;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
@@ -289,7 +289,7 @@ impl EmailHistory for DynamoLedger {
         self.get(&self.ledger, score_key(user), "score")
             .await?
             .and_then(|i| opt_s(&i, "body").map(str::to_string))
-            .map(|b| from_json(&b))
+            .map(|b| engage_core::records::decode_score(&b))
             .transpose()
     }
 

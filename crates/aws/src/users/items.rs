@@ -10,6 +10,7 @@ use engage_core::StoreError;
 use engage_core::client::{Client, EmailAddress};
 use engage_core::ids::UserId;
 use engage_core::ports::ClientWithScore;
+use engage_core::records::{decode_client, encode_client};
 use engage_core::score::Tier;
 use std::collections::HashMap;
 
@@ -49,8 +50,7 @@ pub(super) fn user_key(id: &str) -> Item {
 /// A user item: the client as JSON in `body`, and beside it what conditions and
 /// searches read.
 pub(super) fn user_item(client: &Client) -> Result<Item, StoreError> {
-    let body =
-        serde_json::to_string(client).map_err(|e| broken(format!("encoding a client: {e}")))?;
+    let body = encode_client(client)?;
     let mut item = HashMap::from([
         (keys::PK.to_string(), s(client.id.as_str())),
         ("kind".to_string(), s(KIND_USER)),
@@ -82,7 +82,7 @@ pub(super) fn guard_item(client: &Client) -> Item {
 /// The client in a user item's `body`.
 pub(super) fn client_of(item: &Item) -> Result<Client, StoreError> {
     let body = get_s(item, "body").ok_or_else(|| broken("a user item without its `body`"))?;
-    serde_json::from_str(body).map_err(|e| broken(format!("decoding a stored client: {e}")))
+    decode_client(body)
 }
 
 pub(super) fn with_score(client: Client, score: Option<&Item>) -> ClientWithScore {

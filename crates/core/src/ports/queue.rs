@@ -42,8 +42,9 @@ pub struct QueueDelivery {
     pub id: String,
     /// This delivery's receipt: deletes and releases name it.
     pub receipt: String,
-    /// The event's JSON, as published (a body that is not an event is delivered as
-    /// it is, and fails on its own when processed).
+    /// The event's message as published ([`crate::records::EventMessage`]; a body
+    /// that is not an event is delivered as it is, and fails on its own when
+    /// processed).
     pub body: String,
     /// 1 on the first delivery.
     pub receive_count: u32,
@@ -51,8 +52,8 @@ pub struct QueueDelivery {
 
 impl QueueDelivery {
     /// The event the body holds.
-    pub fn event(&self) -> Result<Event, serde_json::Error> {
-        serde_json::from_str(&self.body)
+    pub fn event(&self) -> Result<Event, StoreError> {
+        crate::records::decode_event(&self.body)
     }
 }
 

@@ -132,7 +132,8 @@ impl Engine {
             .expect("one result per event")
     }
 
-    /// Processes queue messages whose bodies are events as JSON, answering for each
+    /// Processes queue messages whose bodies are event messages
+    /// ([`crate::records::EventMessage`]), answering for each
     /// body in order: an undecodable body fails on its own, and when the store fails
     /// as a whole every event fails with it (all may be retried). The embedded and
     /// the AWS queue workers share this.
@@ -140,7 +141,7 @@ impl Engine {
         let mut events = Vec::with_capacity(bodies.len());
         let mut results: Vec<Option<Result<(), ProcessError>>> = Vec::with_capacity(bodies.len());
         for body in bodies {
-            match serde_json::from_str::<Event>(body) {
+            match crate::records::decode_event(body) {
                 Ok(e) => {
                     events.push(e);
                     results.push(None);

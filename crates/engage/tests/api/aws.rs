@@ -297,7 +297,7 @@ async fn init_is_idempotent_and_dead_letters_are_listed_and_redriven() {
     let envelope = json!({
         "Type": "Notification",
         "MessageId": "sns-1",
-        "Message": serde_json::to_string(&event).unwrap(),
+        "Message": engage_core::records::encode_event(&event).unwrap(),
         "MessageAttributes": {"event_type": {"Type": "String", "Value": "rescore_due"}},
     });
     let sqs = aws_sdk_sqs::Client::new(&sdk);

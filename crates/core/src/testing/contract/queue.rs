@@ -211,8 +211,10 @@ async fn all_dead(s: &QueueStores) -> Vec<DeadLetter> {
     page.items
 }
 
+/// A dead letter's body: the event's message as published, as JSON.
 fn body(e: &Event) -> serde_json::Value {
-    serde_json::to_value(e).expect("an event is JSON")
+    let message = crate::records::encode_event(e).expect("an event encodes");
+    serde_json::from_str(&message).expect("an event message is JSON")
 }
 
 pub async fn a_published_event_is_delivered_once_with_receive_count_1(
