@@ -3,9 +3,7 @@
 
 use super::items::{due_at, email_key, state_json};
 use super::{CONCURRENCY, DynamoLedger};
-use crate::ddb::{
-    clamp_limit, condition_failed, names, req_s, s, sdk_error, ts, values,
-};
+use crate::ddb::{clamp_limit, condition_failed, names, req_s, s, sdk_error, ts, values};
 use crate::tables::keys;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use chrono::{DateTime, Utc};

@@ -89,6 +89,11 @@ pub enum ProcessError {
     SendDeferred(String),
     #[error("no content: {0}")]
     Compose(String),
+    /// A queue message that is not an event message this build reads: trying again
+    /// cannot help, so it is released until the queue moves it to the dead letters,
+    /// where an operator can see it.
+    #[error("undecodable message: {0}")]
+    Undecodable(String),
     /// Other workers kept deciding on the same client; the message is retried later.
     #[error("the client's ledger kept changing; will retry")]
     Contended,
@@ -146,9 +151,7 @@ impl Engine {
                     events.push(e);
                     results.push(None);
                 }
-                Err(e) => results.push(Some(Err(ProcessError::Compose(format!(
-                    "undecodable message: {e}"
-                ))))),
+                Err(e) => results.push(Some(Err(ProcessError::Undecodable(e.to_string())))),
             }
         }
         let mut processed = match self.process_batch(&events).await {

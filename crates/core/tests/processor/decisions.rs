@@ -148,3 +148,27 @@ async fn events_about_a_deleted_client_record_client_deleted_and_send_nothing() 
     assert!(w.emails_of(&ada.id).await.is_empty());
     assert!(w.sender.sent().is_empty());
 }
+
+#[tokio::test]
+async fn a_message_that_is_not_an_event_fails_alone_and_its_batch_is_decided() {
+    let w = World::new();
+    let ada = w.create("ada@example.com", "UTC").await;
+    let e = w.events().pop().unwrap();
+    let good = engage_core::records::encode_event(&e).unwrap();
+    let newer = good.replacen("\"v\":1", "\"v\":2", 1);
+    let results = w
+        .engine
+        .process_messages(&["not json", &newer, &good])
+        .await;
+    assert!(
+        matches!(&results[0], Err(ProcessError::Undecodable(_))),
+        "{:?}",
+        results[0]
+    );
+    match &results[1] {
+        Err(ProcessError::Undecodable(why)) => assert!(why.contains("version 2"), "{why}"),
+        other => panic!("a newer message: {other:?}"),
+    }
+    assert!(results[2].is_ok(), "{:?}", results[2]);
+    assert_eq!(w.decisions_of(&ada.id).await.len(), 1);
+}
