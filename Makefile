@@ -11,11 +11,22 @@ CARGO ?= cargo
 
 # The project's Python tools (test peers such as llmock), in a venv of its own.
 VENV := $(CURDIR)/.venv
+# `make run`'s console build, which runs beside cargo's.
+WEB_LOG := $(CARGO_TARGET_DIR)/web-build.log
 
 ## Build and start engage on its embedded defaults (127.0.0.1:8080, ./data).
-run: web
+run:
+	@# The console's build (`make web`: npm ci, Vite) runs beside cargo's, which is
+	@# bound by CPU for minutes before it reaches the crate that embeds web/dist. The
+	@# second cargo build recompiles only if web/dist changed after the first one
+	@# embedded it (crates/engage/build.rs), so the binary never has a stale console.
 	@# `-p engage`: without it cargo resolves features for the whole workspace, and
 	@# engage-lambda's `engage/aws` would bring the AWS SDK back into this build.
+	@mkdir -p $(CARGO_TARGET_DIR) && echo "make run: building the console beside cargo (log: $(WEB_LOG))"
+	@$(MAKE) --no-print-directory web >$(WEB_LOG) 2>&1 & web=$$!; \
+	$(CARGO) build --release -p engage --bin engage; built=$$?; \
+	if ! wait $$web; then cat $(WEB_LOG); echo "make run: the console's build failed (above)"; exit 1; fi; \
+	exit $$built
 	$(CARGO) build --release -p engage --bin engage
 	$(CARGO_TARGET_DIR)/release/engage serve
 
