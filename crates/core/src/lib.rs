@@ -12,6 +12,7 @@ pub mod compose;
 pub mod config;
 pub mod email;
 pub mod error;
+pub mod holdout;
 pub mod ids;
 pub mod import;
 pub mod keys;
