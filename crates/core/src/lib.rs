@@ -15,6 +15,7 @@ pub mod error;
 pub mod ids;
 pub mod import;
 pub mod keys;
+pub mod lift;
 pub mod links;
 pub mod policy;
 pub mod ports;
