@@ -16,6 +16,7 @@ pub mod holdout;
 pub mod ids;
 pub mod import;
 pub mod keys;
+pub mod lift;
 pub mod links;
 pub mod policy;
 pub mod ports;
